@@ -1,0 +1,400 @@
+"""The Tjar API client of one store."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import platform
+import random
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from tjar_pipelines import __version__
+from tjar_pipelines.client.errors import TjarPaginationError, TjarResponseError
+from tjar_pipelines.client.pagination import PageShapeError, parse_page
+from tjar_pipelines.client.ratelimit import SHARED_BUCKETS, BucketRegistry, Sleep, TokenBucket
+from tjar_pipelines.client.records import Order, Product, Webhook, identifier, local_date
+from tjar_pipelines.client.retrying import Params, Requester
+from tjar_pipelines.client.settings import ClientSettings, StoreConnection
+
+log = logging.getLogger("tjar_pipelines.client")
+
+USER_AGENT = (
+    f"tjar-pipelines/{__version__} (+https://github.com/tjar-pipelines/tjar_pipelines) "
+    f"httpx/{httpx.__version__} python/{platform.python_version()}"
+)
+
+WEBHOOK_EVENTS = (
+    "order.created",
+    "order.updated",
+    "order.status.updated",
+    "order.cancelled",
+    "product.created",
+    "product.updated",
+    "product.deleted",
+)
+
+
+@dataclass(slots=True)
+class _ScanState:
+    total: int | None = None
+    pages: int = 0
+
+
+class TjarClient:
+    """Calls one store's API: paging, rate limiting, retries and parsing.
+
+    Use it as a context manager (or call :meth:`close`) so its pooled connections are released.
+
+    Example:
+        >>> with TjarClient(connection) as client:
+        ...     for order in client.iter_orders(dt.date(2026, 5, 1), dt.date(2026, 5, 31)):
+        ...         print(order.identifier, order.total_amount)
+    """
+
+    def __init__(
+        self,
+        connection: StoreConnection,
+        settings: ClientSettings | None = None,
+        *,
+        transport: httpx.BaseTransport | None = None,
+        sleep: Sleep = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+        rng: random.Random | None = None,
+        buckets: BucketRegistry = SHARED_BUCKETS,
+    ) -> None:
+        self.connection = connection
+        self.settings = settings = settings or ClientSettings()
+        self._now = now
+        self._page_size: int | None = None
+        headers = {
+            "Accept": "application/json",
+            "Accept-Language": connection.language,
+            "User-Agent": USER_AGENT,
+            **dict(settings.extra_headers),
+            "Authorization": f"Bearer {connection.api_key.reveal()}",
+        }
+        self._http = httpx.Client(
+            base_url=connection.base_url.rstrip("/"),
+            headers=headers,
+            timeout=httpx.Timeout(settings.read_timeout, connect=settings.connect_timeout),
+            limits=httpx.Limits(
+                max_connections=settings.max_connections,
+                max_keepalive_connections=settings.max_connections,
+            ),
+            transport=transport,
+        )
+        bucket = buckets.get(
+            f"{connection.slug}|{connection.base_url}",
+            lambda: TokenBucket(
+                rate=settings.requests_per_second,
+                burst=settings.burst,
+                window=settings.rate_limit_window,
+                clock=clock,
+                sleep=sleep,
+            ),
+        )
+        self._requester = Requester(connection, settings, self._http, bucket, sleep=sleep, rng=rng)
+
+    def __repr__(self) -> str:
+        return f"TjarClient(store={self.connection.slug!r}, base_url={self.connection.base_url!r})"
+
+    def __enter__(self) -> TjarClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._http.close()
+
+    @property
+    def store(self) -> str:
+        return self.connection.slug
+
+    def store_today(self) -> dt.date:
+        """Today's date in the store's time zone."""
+        today = local_date(self._now(), self.connection.timezone)
+        assert today is not None
+        return today
+
+    # Orders
+
+    def iter_orders(self, date_from: dt.date, date_to: dt.date) -> Iterator[Order]:
+        """Every order created from ``date_from`` to ``date_to`` (inclusive, store-local days).
+
+        Each order is yielded exactly once, even when the store receives orders while the pages
+        are read (see :meth:`iter_raw`).
+
+        Raises:
+            ValueError: ``date_to`` is before ``date_from``.
+            TjarError: The store could not be read completely.
+        """
+        if date_to < date_from:
+            raise ValueError(
+                f"store {self.store}: date_to {date_to} is before date_from {date_from}"
+            )
+        params = {
+            self.settings.date_from_param: date_from.isoformat(),
+            self.settings.date_to_param: date_to.isoformat(),
+        }
+        live = date_to >= self.store_today() - dt.timedelta(days=self.settings.live_window_days)
+        fallback = date_from if date_from == date_to else None
+        for item in self.iter_raw("/orders", "orders", params=params, live=live):
+            yield self._order(item, fallback)
+
+    def get_order(self, order_identifier: str | int) -> Order:
+        """One order by its ``identifier``.
+
+        Raises:
+            TjarNotFoundError: No such order in this store.
+        """
+        return self._order(self._get_object(f"/orders/{_segment(order_identifier)}"), None)
+
+    # Products
+
+    def iter_products(self, *, filters: Params | None = None) -> Iterator[Product]:
+        """Every product of the store, each exactly once.
+
+        Args:
+            filters: Extra query parameters of ``GET /products`` (``search``, ``is_published``…).
+        """
+        for item in self.iter_raw("/products", "products", params=filters or {}, live=True):
+            yield self._product(item)
+
+    def get_product(self, product_identifier: str | int) -> Product:
+        """One product by its ``identifier``.
+
+        Raises:
+            TjarNotFoundError: No such product in this store.
+        """
+        return self._product(self._get_object(f"/products/{_segment(product_identifier)}"))
+
+    # Webhooks
+
+    def list_webhooks(self) -> list[Webhook]:
+        """The store's webhook subscriptions."""
+        return [
+            Webhook.from_api(item)
+            for item in self.iter_raw("/webhooks", "webhooks", params={}, live=False)
+        ]
+
+    def register_webhook(
+        self, *, name: str, url: str, events: Sequence[str] = WEBHOOK_EVENTS
+    ) -> Webhook:
+        """Subscribes ``url`` to ``events``; the result carries the secret if Tjar sends one.
+
+        Raises:
+            TjarValidationError: The store refused it (bad URL, unknown event, capacity reached).
+        """
+        body = self._requester.request(
+            "POST", "/webhooks", json_body={"name": name, "url": url, "events": list(events)}
+        )
+        return Webhook.from_api(self._data_object(body, "POST", "/webhooks"))
+
+    def delete_webhook(self, webhook_identifier: str | int) -> None:
+        """Removes a webhook subscription."""
+        self._requester.request("DELETE", f"/webhooks/{_segment(webhook_identifier)}")
+
+    # Paging
+
+    def iter_raw(
+        self, path: str, list_key: str, *, params: Params, live: bool
+    ) -> Iterator[dict[str, Any]]:
+        """Every record of a paged list, each exactly once, as the store's JSON objects.
+
+        Page numbers are not a stable cursor: a record created while the pages are read pushes
+        older ones onto later pages. Records are therefore de-duplicated by ``identifier``, and
+        a scan is checked before it ends. When the store reports a ``total`` and fewer distinct
+        records were read, the head of the list is read again (new records sort first), then the
+        whole list, up to ``max_consistency_rounds`` times. Without a ``total``, a ``live`` list
+        (one that can still grow) has its head re-read until a page holds nothing new.
+
+        Args:
+            path: List endpoint, e.g. ``/orders``.
+            list_key: Key of the records inside ``data``.
+            params: Filters sent with every page.
+            live: Whether records can appear in this list while it is read.
+
+        Raises:
+            TjarPaginationError: The pages do not add up, so records could be missing.
+        """
+        seen: set[str] = set()
+        state = _ScanState()
+        yield from self._read_pages(path, list_key, params, seen, state, head_only=False)
+        for round_number in range(self.settings.max_consistency_rounds):
+            if state.total is not None:
+                if len(seen) >= state.total:
+                    return
+            elif not live:
+                return
+            before = len(seen)
+            log.info(
+                "store %s: %s changed while it was read (%d read, total %s); re-reading",
+                self.store,
+                path,
+                len(seen),
+                state.total,
+            )
+            head_only = state.total is None or round_number == 0
+            yield from self._read_pages(path, list_key, params, seen, state, head_only=head_only)
+            if state.total is None and len(seen) == before:
+                return
+        if state.total is not None and len(seen) < state.total:
+            problem = (
+                f"read {len(seen)} distinct records but the store reports total {state.total} "
+                f"after {self.settings.max_consistency_rounds} re-reads"
+            )
+            if self.settings.on_total_mismatch == "error":
+                raise TjarPaginationError(
+                    problem,
+                    store=self.store,
+                    method="GET",
+                    path=path,
+                    advice="Run again; if it persists the store's total is unreliable: set "
+                    "on_total_mismatch='warn' for this store.",
+                )
+            log.warning("store %s: GET %s: %s", self.store, path, problem)
+
+    def _read_pages(
+        self,
+        path: str,
+        list_key: str,
+        params: Params,
+        seen: set[str],
+        state: _ScanState,
+        *,
+        head_only: bool,
+    ) -> Iterator[dict[str, Any]]:
+        settings = self.settings
+        requested = settings.per_page
+        previous_ids: list[str] | None = None
+        probe_size: int | None = None
+        for page_number in range(1, settings.max_pages + 1):
+            query = {**params, settings.page_param: page_number, settings.per_page_param: requested}
+            body = self._requester.request("GET", path, params=query)
+            try:
+                page = parse_page(body, list_key)
+            except PageShapeError as exc:
+                raise self._bad_body(path, query, str(exc)) from exc
+            state.pages += 1
+            if page.total is not None:
+                state.total = page.total
+            ids: list[str] = []
+            fresh = 0
+            for item in page.items:
+                ident = identifier(item.get("identifier")) or identifier(item.get("id"))
+                if ident is None:
+                    raise self._bad_body(
+                        path, query, f"a record of data.{list_key} has no identifier"
+                    )
+                ids.append(ident)
+                if ident not in seen:
+                    seen.add(ident)
+                    fresh += 1
+                    yield item
+            if ids and ids == previous_ids:
+                raise TjarPaginationError(
+                    f"page {page_number} holds the same records as page {page_number - 1}",
+                    store=self.store,
+                    method="GET",
+                    path=path,
+                    advice=f"The store seems to ignore the '{settings.page_param}' parameter; "
+                    "set page_param to the name this store uses.",
+                )
+            previous_ids = ids
+            count = len(page.items)
+            if page.per_page is not None and page.per_page < requested:
+                self._learn_page_size(page.per_page, requested)
+            if count == 0:
+                return
+            if probe_size is not None:
+                # The short page before this one was not the end: the server clamps per_page.
+                self._learn_page_size(probe_size, requested)
+                probe_size = None
+            if head_only and fresh == 0:
+                return
+            if page.last_page is not None:
+                if (page.current_page or page_number) >= page.last_page:
+                    return
+            elif page.has_next is not None:
+                if not page.has_next:
+                    return
+            else:
+                size = page.per_page or self._page_size
+                if size is not None:
+                    if count < size:
+                        return
+                elif count < requested:
+                    probe_size = count  # the end, or a silent clamp: the next page tells
+        raise TjarPaginationError(
+            f"more than max_pages={settings.max_pages} pages",
+            store=self.store,
+            method="GET",
+            path=path,
+            advice="The store never ended the list; raise max_pages if the list really is "
+            "that long.",
+        )
+
+    def _learn_page_size(self, size: int, requested: int) -> None:
+        if self._page_size != size:
+            log.warning(
+                "store %s serves at most %d records per page (asked for %d); paging by %d",
+                self.store,
+                size,
+                requested,
+                size,
+            )
+            self._page_size = size
+
+    # Parsing
+
+    def _get_object(self, path: str) -> Mapping[str, Any]:
+        return self._data_object(self._requester.request("GET", path), "GET", path)
+
+    def _data_object(self, body: Mapping[str, Any], method: str, path: str) -> Mapping[str, Any]:
+        data = body.get("data")
+        if not isinstance(data, Mapping):
+            raise TjarResponseError(
+                "the answer has no data object",
+                store=self.store,
+                method=method,
+                path=path,
+                advice="The store's answer changed shape; report it with the store's response.",
+            )
+        return data
+
+    def _bad_body(self, path: str, query: Params, problem: str) -> TjarResponseError:
+        return TjarResponseError(
+            problem,
+            store=self.store,
+            method="GET",
+            path=f"{path}?{httpx.QueryParams(dict(query))}",
+            advice="The store's list answer changed shape; report it with the store's response.",
+        )
+
+    def _order(self, payload: Mapping[str, Any], fallback: dt.date | None) -> Order:
+        return Order.from_api(
+            payload,
+            store=self.store,
+            timezone=self.connection.timezone,
+            fallback_date=fallback,
+        )
+
+    def _product(self, payload: Mapping[str, Any]) -> Product:
+        return Product.from_api(
+            payload,
+            store=self.store,
+            timezone=self.connection.timezone,
+            language=self.connection.language,
+        )
+
+
+def _segment(value: str | int) -> str:
+    return quote(str(value), safe="")

@@ -1,0 +1,117 @@
+"""Token buckets, one per store, shared by every client of that store in the process."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Mapping
+
+Clock = Callable[[], float]
+Sleep = Callable[[float], None]
+
+
+class TokenBucket:
+    """A thread-safe token bucket that follows what the store says about its own limit.
+
+    Until the store sends ``X-RateLimit-Limit`` the bucket refills at the configured rate. Once
+    it does, the rate becomes ``limit / window`` and the tokens never exceed the store's
+    ``X-RateLimit-Remaining``, so a limit shared with other callers is respected too. A 429
+    pauses every caller of the store until its ``Retry-After`` has passed.
+    """
+
+    def __init__(
+        self,
+        *,
+        rate: float,
+        burst: int,
+        window: float = 60.0,
+        clock: Clock = time.monotonic,
+        sleep: Sleep = time.sleep,
+    ) -> None:
+        self._rate = rate
+        self._capacity = float(burst)
+        self._burst = float(burst)
+        self._window = window
+        self._clock = clock
+        self._sleep = sleep
+        self._tokens = float(burst)
+        self._updated = clock()
+        self._paused_until = 0.0
+        self._lock = threading.Lock()
+
+    @property
+    def rate(self) -> float:
+        return self._rate
+
+    def _refill(self, now: float) -> None:
+        elapsed = max(0.0, now - self._updated)
+        self._tokens = min(self._capacity, self._tokens + elapsed * self._rate)
+        self._updated = now
+
+    def acquire(self) -> float:
+        """Blocks until a request may go out; returns the seconds waited."""
+        waited = 0.0
+        while True:
+            with self._lock:
+                now = self._clock()
+                self._refill(now)
+                if now < self._paused_until:
+                    wait = self._paused_until - now
+                elif self._tokens >= 1.0:
+                    self._tokens -= 1.0
+                    return waited
+                else:
+                    wait = (1.0 - self._tokens) / self._rate
+            self._sleep(wait)
+            waited += wait
+
+    def observe(self, headers: Mapping[str, str]) -> None:
+        """Adapts to ``X-RateLimit-Limit`` / ``X-RateLimit-Remaining`` of a response."""
+        limit = _int_header(headers, "x-ratelimit-limit")
+        remaining = _int_header(headers, "x-ratelimit-remaining")
+        if limit is None and remaining is None:
+            return
+        with self._lock:
+            self._refill(self._clock())
+            if limit is not None and limit > 0:
+                self._rate = limit / self._window
+                self._capacity = min(self._burst, float(limit))
+            if remaining is not None:
+                self._tokens = min(self._tokens, float(max(remaining, 0)))
+
+    def pause(self, seconds: float) -> None:
+        """Holds every caller of this store for ``seconds`` (after a 429)."""
+        with self._lock:
+            now = self._clock()
+            self._paused_until = max(self._paused_until, now + seconds)
+            self._tokens = 0.0
+            self._updated = now
+
+
+def _int_header(headers: Mapping[str, str], name: str) -> int | None:
+    value = headers.get(name)
+    if value is None:
+        return None
+    try:
+        return int(value.strip())
+    except ValueError:
+        return None
+
+
+class BucketRegistry:
+    """Hands out one :class:`TokenBucket` per store key, creating it on first use."""
+
+    def __init__(self) -> None:
+        self._buckets: dict[str, TokenBucket] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: str, factory: Callable[[], TokenBucket]) -> TokenBucket:
+        with self._lock:
+            bucket = self._buckets.get(key)
+            if bucket is None:
+                bucket = self._buckets[key] = factory()
+            return bucket
+
+
+SHARED_BUCKETS = BucketRegistry()
+"""The process-wide registry: every client of the same store shares one bucket through it."""

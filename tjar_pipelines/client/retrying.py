@@ -1,0 +1,312 @@
+"""Sends one request to a store: rate limit, bounded retries with backoff, typed errors."""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import logging
+import random
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import httpx
+
+from tjar_pipelines.client.errors import (
+    TjarAuthError,
+    TjarClientRequestError,
+    TjarError,
+    TjarNotFoundError,
+    TjarRateLimitError,
+    TjarResponseError,
+    TjarServerError,
+    TjarTransportError,
+    TjarValidationError,
+)
+from tjar_pipelines.client.ratelimit import Sleep, TokenBucket
+from tjar_pipelines.client.settings import ClientSettings, StoreConnection
+
+log = logging.getLogger("tjar_pipelines.client")
+
+Params = Mapping[str, str | int]
+
+# Safe to resend after any failure; a POST/PUT/PATCH is only resent when it cannot have arrived.
+_IDEMPOTENT = frozenset({"GET", "HEAD", "DELETE", "OPTIONS"})
+
+
+class Requester:
+    """Sends requests to one store and turns every failure into a :class:`TjarError`."""
+
+    def __init__(
+        self,
+        connection: StoreConnection,
+        settings: ClientSettings,
+        http: httpx.Client,
+        bucket: TokenBucket,
+        *,
+        sleep: Sleep = time.sleep,
+        rng: random.Random | None = None,
+    ) -> None:
+        self._conn = connection
+        self._settings = settings
+        self._http = http
+        self._bucket = bucket
+        self._sleep = sleep
+        self._rng = rng or random.Random()
+
+    def backoff(self, attempt: int) -> float:
+        """Full-jitter exponential backoff after failed attempt number ``attempt`` (1-based)."""
+        ceiling = min(self._settings.backoff_cap, self._settings.backoff_base * 2 ** (attempt - 1))
+        return self._rng.uniform(0.0, ceiling)
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Params | None = None,
+        json_body: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Sends ``method path`` until it succeeds or the attempts run out.
+
+        Returns:
+            The decoded JSON object of a 2xx answer (an empty dict for an empty 2xx body).
+
+        Raises:
+            TjarError: A subclass saying what failed and what to do.
+        """
+        shown = _shown_path(path, params)
+        settings = self._settings
+        failure: TjarError | None = None
+        for attempt in range(1, settings.max_attempts + 1):
+            self._bucket.acquire()
+            delay: float
+            try:
+                response = self._http.request(method, path, params=params, json=json_body)
+            except httpx.TransportError as exc:
+                failure = self._error(
+                    TjarTransportError,
+                    f"{type(exc).__name__} talking to the store",
+                    "Check that the store's domain or base_url is right and reachable; "
+                    "the request was retried with backoff.",
+                    method,
+                    shown,
+                    attempt=attempt,
+                )
+                never_sent = isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout)
+                if method not in _IDEMPOTENT and not never_sent:
+                    raise failure from exc
+                delay = self.backoff(attempt)
+            else:
+                self._bucket.observe(response.headers)
+                status = response.status_code
+                if 200 <= status < 300:
+                    try:
+                        return _decode(response)
+                    except ValueError as exc:
+                        failure = self._error(
+                            TjarResponseError,
+                            f"{status} with a body that is not a JSON object ({exc})",
+                            "The store sent a broken body several times; retry later, and "
+                            "report it to Tjar support if it persists.",
+                            method,
+                            shown,
+                            status=status,
+                            attempt=attempt,
+                        )
+                        if method not in _IDEMPOTENT:
+                            raise failure from exc
+                        delay = self.backoff(attempt)
+                elif status == 429:
+                    retry_after = _retry_after(response.headers.get("retry-after"))
+                    delay = retry_after if retry_after is not None else self.backoff(attempt)
+                    failure = self._error(
+                        TjarRateLimitError,
+                        f"429 Too Many Requests (Retry-After: {retry_after})",
+                        "The store's rate limit was hit on every attempt; lower "
+                        "requests_per_second for this store or run fewer stores at once.",
+                        method,
+                        shown,
+                        status=status,
+                        attempt=attempt,
+                    )
+                    if delay > settings.max_retry_after:
+                        raise self._error(
+                            TjarRateLimitError,
+                            f"429 with Retry-After {delay:.0f}s, longer than max_retry_after "
+                            f"({settings.max_retry_after:.0f}s)",
+                            "The store asked for a long pause; run again later or raise "
+                            "max_retry_after for this store.",
+                            method,
+                            shown,
+                            status=status,
+                            attempt=attempt,
+                        )
+                    self._bucket.pause(delay)
+                    delay = 0.0  # the bucket now holds every caller of this store for that long
+                elif status >= 500:
+                    failure = self._error(
+                        TjarServerError,
+                        f"{status} server error{_message_suffix(response)}",
+                        "The store kept failing; retry later, and report it to Tjar support "
+                        "if it persists.",
+                        method,
+                        shown,
+                        status=status,
+                        attempt=attempt,
+                    )
+                    if method not in _IDEMPOTENT:
+                        raise failure
+                    delay = self.backoff(attempt)
+                else:
+                    raise self._client_error(response, method, shown, attempt)
+            if attempt == settings.max_attempts:
+                break
+            log.warning(
+                "store %s: %s %s failed (%s), attempt %d/%d, retrying in %.2fs",
+                self._conn.slug,
+                method,
+                shown,
+                failure.problem if failure else "?",
+                attempt,
+                settings.max_attempts,
+                delay,
+            )
+            if delay > 0:
+                self._sleep(delay)
+        assert failure is not None
+        raise type(failure)(
+            f"{failure.problem} (gave up after {settings.max_attempts} attempts)",
+            store=failure.store,
+            method=method,
+            path=shown,
+            advice=failure.advice,
+            status=failure.status,
+            attempts=settings.max_attempts,
+        )
+
+    def _error(
+        self,
+        kind: type[TjarError],
+        problem: str,
+        advice: str,
+        method: str,
+        shown: str,
+        *,
+        status: int | None = None,
+        attempt: int = 1,
+    ) -> TjarError:
+        return kind(
+            problem,
+            store=self._conn.slug,
+            method=method,
+            path=shown,
+            advice=advice,
+            status=status,
+            attempts=attempt,
+        )
+
+    def _client_error(
+        self, response: httpx.Response, method: str, shown: str, attempt: int
+    ) -> TjarError:
+        status = response.status_code
+        suffix = _message_suffix(response)
+        if status in (401, 403):
+            env = self._conn.api_key_env
+            where = f"the environment variable {env}" if env else "the store's api key setting"
+            what = "rejected" if status == 401 else "lacks a permission for this call"
+            return self._error(
+                TjarAuthError,
+                f"{status}: the API key for store {self._conn.slug} was {what}{suffix}",
+                "Generate a new key in the store's Tjar dashboard under General Settings → "
+                f"Developers (by a user with the needed permissions) and set it in {where}.",
+                method,
+                shown,
+                status=status,
+                attempt=attempt,
+            )
+        if status == 404:
+            return self._error(
+                TjarNotFoundError,
+                f"404 not found{suffix}",
+                "Check the identifier, and that the store's base_url ends in /api/core/v1.",
+                method,
+                shown,
+                status=status,
+                attempt=attempt,
+            )
+        if status == 422:
+            body = _maybe_json(response)
+            errors = body.get("errors") if isinstance(body, dict) else None
+            fields: dict[str, list[str]] = {}
+            if isinstance(errors, dict):
+                for field, msgs in errors.items():
+                    items = msgs if isinstance(msgs, list) else [msgs]
+                    fields[str(field)] = [str(m) for m in items]
+            detail = "; ".join(f"{k}: {' '.join(v)}" for k, v in fields.items())
+            return TjarValidationError(
+                f"422 validation error{suffix}" + (f" ({detail})" if detail else ""),
+                errors=fields,
+                store=self._conn.slug,
+                method=method,
+                path=shown,
+                advice="Fix the fields named above; the store refused the request as sent.",
+                status=status,
+                attempts=attempt,
+            )
+        return self._error(
+            TjarClientRequestError,
+            f"{status} client error{suffix}",
+            "The store refused the request; check the store's settings and the call's arguments.",
+            method,
+            shown,
+            status=status,
+            attempt=attempt,
+        )
+
+
+def _decode(response: httpx.Response) -> dict[str, Any]:
+    content = response.content
+    if not content.strip():
+        return {}
+    body = json.loads(content)
+    if not isinstance(body, dict):
+        raise ValueError(f"top level is {type(body).__name__}")
+    return body
+
+
+def _maybe_json(response: httpx.Response) -> object:
+    try:
+        return json.loads(response.content)
+    except ValueError:
+        return None
+
+
+def _message_suffix(response: httpx.Response) -> str:
+    body = _maybe_json(response)
+    message = body.get("message") if isinstance(body, dict) else None
+    if isinstance(message, str) and message.strip():
+        return f" (store says: {message.strip()[:200]})"
+    return ""
+
+
+def _retry_after(value: str | None) -> float | None:
+    """``Retry-After`` in seconds: delta-seconds or an HTTP date; ``None`` when absent or junk."""
+    if value is None:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def _shown_path(path: str, params: Params | None) -> str:
+    if not params:
+        return path
+    return f"{path}?{httpx.QueryParams(dict(params))}"

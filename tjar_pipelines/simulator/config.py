@@ -1,0 +1,141 @@
+"""Knobs of the Tjar simulator: which stores it serves and how badly it behaves."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Literal
+
+PaginationShape = Literal["data", "meta", "salla", "none"]
+PAGINATION_SHAPES: tuple[PaginationShape, ...] = ("data", "meta", "salla", "none")
+ListOrder = Literal["newest", "oldest"]
+
+
+@dataclass(frozen=True, slots=True)
+class StoreSpec:
+    """One simulated store.
+
+    Attributes:
+        slug: Served under ``/s/{slug}/api/core/v1``.
+        api_key: The bearer key this store accepts (a key of another store is refused).
+        webhook_secret: Signs the webhooks this store sends in live mode.
+        orders: Orders created before the simulator starts.
+        products: Products in the catalogue.
+        history_days: The orders are spread over this many days up to the anchor.
+        timezone: Zone of the store's timestamps and date filters.
+        money_as_strings: Send amounts as ``"15.50"`` instead of ``15.5``.
+    """
+
+    slug: str
+    api_key: str
+    webhook_secret: str
+    orders: int = 500
+    products: int = 40
+    history_days: int = 60
+    timezone: str = "Asia/Riyadh"
+    money_as_strings: bool = False
+
+    @property
+    def domain(self) -> str:
+        return f"{self.slug}.tjar.test"
+
+
+@dataclass(frozen=True, slots=True)
+class Faults:
+    """Misbehaviour injected into every store, deterministic for a given seed.
+
+    Attributes:
+        latency_ms: Added to every API answer.
+        error_rate: Share of API requests answered 500.
+        garble_rate: Share of list/detail requests answered 200 with a cut-off JSON body.
+        rate_limit: Requests a store accepts per ``rate_window`` seconds; 0 turns limits off.
+        rate_window: Length of the fixed rate-limit window in seconds.
+        retry_after: Whether a 429 carries ``Retry-After``.
+        orders_per_list_request: New orders created just before each ``GET /orders`` is
+            answered, so a client paging through the list sees it shift under it.
+        extra_fields: Add unknown fields to every object (schema drift).
+        drop_created_at_rate: Share of orders served without ``created_at``.
+    """
+
+    latency_ms: float = 0.0
+    error_rate: float = 0.0
+    garble_rate: float = 0.0
+    rate_limit: int = 0
+    rate_window: float = 1.0
+    retry_after: bool = True
+    orders_per_list_request: int = 0
+    extra_fields: bool = False
+    drop_created_at_rate: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class LiveMode:
+    """Live mode: the stores keep changing while served, and send signed webhooks.
+
+    Attributes:
+        interval: Seconds between two changes of each store.
+        webhook_url: Where every store posts its events; ``{slug}`` is replaced by the store slug.
+            Webhooks registered through the API receive their events too.
+        new_order_share: Share of changes that create an order (the rest change a status).
+        duplicate_rate: Share of deliveries sent twice (at-least-once delivery).
+    """
+
+    interval: float = 1.0
+    webhook_url: str | None = None
+    new_order_share: float = 0.5
+    duplicate_rate: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class SimulatorConfig:
+    """The whole simulator.
+
+    Attributes:
+        stores: The stores served.
+        seed: Seeds all generated data and injected faults.
+        anchor: Store-local wall time the generated history ends at; ``None`` means now.
+        pagination: Shape of list pagination metadata (``data``, ``meta``, ``salla``, ``none``).
+        max_per_page: Larger ``per_page`` requests are silently clamped to this.
+        default_per_page: Page size when the request gives none.
+        list_order: ``newest`` first (the default of §15) or ``oldest`` first.
+        default_language: Language when the request sends no ``Accept-Language``.
+        webhook_capacity: Webhooks a store accepts before answering 422.
+        faults: Injected misbehaviour.
+        live: Live mode, or ``None`` for a store that only changes when told to.
+    """
+
+    stores: tuple[StoreSpec, ...]
+    seed: int = 7
+    anchor: dt.datetime | None = None
+    pagination: PaginationShape = "data"
+    max_per_page: int = 100
+    default_per_page: int = 20
+    list_order: ListOrder = "newest"
+    default_language: str = "ar"
+    webhook_capacity: int = 5
+    faults: Faults = field(default_factory=Faults)
+    live: LiveMode | None = None
+
+    def __post_init__(self) -> None:
+        if self.pagination not in PAGINATION_SHAPES:
+            raise ValueError(f"pagination must be one of {PAGINATION_SHAPES}")
+        slugs = [s.slug for s in self.stores]
+        if len(set(slugs)) != len(slugs):
+            raise ValueError("store slugs must be unique")
+
+
+def demo_stores(count: int = 3, orders: int = 500, products: int = 40) -> tuple[StoreSpec, ...]:
+    """The built-in demo stores ``demo-1``…``demo-N`` with keys ``sim-key-demo-N``."""
+    zones = ("Asia/Riyadh", "Asia/Dubai", "Africa/Cairo", "Europe/Istanbul")
+    return tuple(
+        StoreSpec(
+            slug=f"demo-{n}",
+            api_key=f"sim-key-demo-{n}",
+            webhook_secret=f"sim-whsec-demo-{n}",
+            orders=orders,
+            products=products,
+            timezone=zones[(n - 1) % len(zones)],
+            money_as_strings=n % 2 == 0,
+        )
+        for n in range(1, count + 1)
+    )
