@@ -7,7 +7,7 @@ import logging
 import platform
 import random
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -41,9 +41,11 @@ WEBHOOK_EVENTS = (
 
 
 @dataclass(slots=True)
-class _ScanState:
-    total: int | None = None
-    pages: int = 0
+class _Totals:
+    """The ``total`` a store reported on the first and on the last page of one pass."""
+
+    first: int | None = None
+    last: int | None = None
 
 
 class TjarClient:
@@ -210,11 +212,19 @@ class TjarClient:
         """Every record of a paged list, each exactly once, as the store's JSON objects.
 
         Page numbers are not a stable cursor: a record created while the pages are read pushes
-        older ones onto later pages. Records are therefore de-duplicated by ``identifier``, and
-        a scan is checked before it ends. When the store reports a ``total`` and fewer distinct
-        records were read, the head of the list is read again (new records sort first), then the
-        whole list, up to ``max_consistency_rounds`` times. Without a ``total``, a ``live`` list
-        (one that can still grow) has its head re-read until a page holds nothing new.
+        older ones onto later pages, and a record that moves up the list (if the store sorts by
+        something that changes) can slip past the reader. So records are de-duplicated by
+        ``identifier``, and when the store reports a ``total`` the scan is checked against it:
+
+        * every record the store held when a pass began must have been read, which holds when
+          the distinct records read reach the total reported on the pass's first page (records
+          read in a pass all existed by then, as new records sort to the head);
+        * if records arrived during the pass, the head of the list is read once more to pick
+          them up (records arriving faster than that are left to the next sync);
+        * if records that existed are missing, the head and then the whole list are read again,
+          up to ``max_consistency_rounds`` times, before :class:`TjarPaginationError`.
+
+        Without a ``total``, a ``live`` list (one that can still grow) has its head re-read once.
 
         Args:
             path: List endpoint, e.g. ``/orders``.
@@ -226,41 +236,42 @@ class TjarClient:
             TjarPaginationError: The pages do not add up, so records could be missing.
         """
         seen: set[str] = set()
-        state = _ScanState()
-        yield from self._read_pages(path, list_key, params, seen, state, head_only=False)
+        totals = yield from self._read_pages(path, list_key, params, seen, head_only=False)
+        if totals.first is None or totals.last is None:
+            if live:
+                yield from self._read_pages(path, list_key, params, seen, head_only=True)
+            return
+        if len(seen) >= totals.last:
+            return
+        if len(seen) >= totals.first:
+            yield from self._read_pages(path, list_key, params, seen, head_only=True)
+            return
         for round_number in range(self.settings.max_consistency_rounds):
-            if state.total is not None:
-                if len(seen) >= state.total:
-                    return
-            elif not live:
-                return
-            before = len(seen)
             log.info(
                 "store %s: %s changed while it was read (%d read, total %s); re-reading",
                 self.store,
                 path,
                 len(seen),
-                state.total,
+                totals.first,
             )
-            head_only = state.total is None or round_number == 0
-            yield from self._read_pages(path, list_key, params, seen, state, head_only=head_only)
-            if state.total is None and len(seen) == before:
+            head_only = round_number == 0
+            totals = yield from self._read_pages(path, list_key, params, seen, head_only=head_only)
+            if totals.first is None or len(seen) >= totals.first:
                 return
-        if state.total is not None and len(seen) < state.total:
-            problem = (
-                f"read {len(seen)} distinct records but the store reports total {state.total} "
-                f"after {self.settings.max_consistency_rounds} re-reads"
+        problem = (
+            f"read {len(seen)} distinct records but the store reports total {totals.first} "
+            f"after {self.settings.max_consistency_rounds} re-reads"
+        )
+        if self.settings.on_total_mismatch == "error":
+            raise TjarPaginationError(
+                problem,
+                store=self.store,
+                method="GET",
+                path=path,
+                advice="Run again; if it persists the store's total is unreliable: set "
+                "on_total_mismatch='warn' for this store.",
             )
-            if self.settings.on_total_mismatch == "error":
-                raise TjarPaginationError(
-                    problem,
-                    store=self.store,
-                    method="GET",
-                    path=path,
-                    advice="Run again; if it persists the store's total is unreliable: set "
-                    "on_total_mismatch='warn' for this store.",
-                )
-            log.warning("store %s: GET %s: %s", self.store, path, problem)
+        log.warning("store %s: GET %s: %s", self.store, path, problem)
 
     def _read_pages(
         self,
@@ -268,14 +279,18 @@ class TjarClient:
         list_key: str,
         params: Params,
         seen: set[str],
-        state: _ScanState,
         *,
         head_only: bool,
-    ) -> Iterator[dict[str, Any]]:
+    ) -> Generator[dict[str, Any], None, _Totals]:
+        """Reads pages from the first on; returns the totals the store reported on the way.
+
+        A ``head_only`` read stops at the first page that holds nothing new.
+        """
         settings = self.settings
         requested = settings.per_page
         previous_ids: list[str] | None = None
         probe_size: int | None = None
+        totals = _Totals()
         for page_number in range(1, settings.max_pages + 1):
             query = {**params, settings.page_param: page_number, settings.per_page_param: requested}
             body = self._requester.request("GET", path, params=query)
@@ -283,9 +298,10 @@ class TjarClient:
                 page = parse_page(body, list_key)
             except PageShapeError as exc:
                 raise self._bad_body(path, query, str(exc)) from exc
-            state.pages += 1
             if page.total is not None:
-                state.total = page.total
+                totals.last = page.total
+                if totals.first is None:
+                    totals.first = page.total
             ids: list[str] = []
             fresh = 0
             for item in page.items:
@@ -313,24 +329,24 @@ class TjarClient:
             if page.per_page is not None and page.per_page < requested:
                 self._learn_page_size(page.per_page, requested)
             if count == 0:
-                return
+                return totals
             if probe_size is not None:
                 # The short page before this one was not the end: the server clamps per_page.
                 self._learn_page_size(probe_size, requested)
                 probe_size = None
             if head_only and fresh == 0:
-                return
+                return totals
             if page.last_page is not None:
                 if (page.current_page or page_number) >= page.last_page:
-                    return
+                    return totals
             elif page.has_next is not None:
                 if not page.has_next:
-                    return
+                    return totals
             else:
                 size = page.per_page or self._page_size
                 if size is not None:
                     if count < size:
-                        return
+                        return totals
                 elif count < requested:
                     probe_size = count  # the end, or a silent clamp: the next page tells
         raise TjarPaginationError(

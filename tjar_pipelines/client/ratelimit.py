@@ -9,6 +9,8 @@ from collections.abc import Callable, Mapping
 Clock = Callable[[], float]
 Sleep = Callable[[float], None]
 
+_EPSILON = 1e-9
+
 
 class TokenBucket:
     """A thread-safe token bucket that follows what the store says about its own limit.
@@ -57,11 +59,12 @@ class TokenBucket:
                 self._refill(now)
                 if now < self._paused_until:
                     wait = self._paused_until - now
-                elif self._tokens >= 1.0:
-                    self._tokens -= 1.0
+                elif self._tokens >= 1.0 - _EPSILON:
+                    self._tokens = max(0.0, self._tokens - 1.0)
                     return waited
                 else:
-                    wait = (1.0 - self._tokens) / self._rate
+                    # Never a wait too small to move a float clock that reads in the thousands.
+                    wait = max((1.0 - self._tokens) / self._rate, 1e-6)
             self._sleep(wait)
             waited += wait
 

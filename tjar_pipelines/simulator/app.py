@@ -67,12 +67,30 @@ def validation_error(errors: dict[str, list[str]]) -> Response:
 class Simulator:
     """All simulated stores plus the behaviour knobs; :attr:`app` serves them over HTTP."""
 
-    def __init__(self, config: SimulatorConfig, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        config: SimulatorConfig,
+        *,
+        clock: Callable[[], float] | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        """Builds every store's data.
+
+        Args:
+            config: Stores and knobs.
+            clock: Wall clock (epoch seconds) that stamps orders created while serving;
+                by default it starts at the anchor and runs in real time.
+            monotonic: Clock of the rate-limit windows; tests share a fake one with the client.
+        """
         self.config = config
-        self.clock = clock
+        self.monotonic = monotonic
         anchor = config.anchor or dt.datetime.now(dt.UTC)
         if anchor.tzinfo is None:
             anchor = anchor.replace(tzinfo=dt.UTC)
+        if clock is None:
+            started, anchor_epoch = time.monotonic(), anchor.timestamp()
+            clock = lambda: anchor_epoch + time.monotonic() - started  # noqa: E731
+        self.clock = clock
         self.stores = {s.slug: SimStore(s, seed=config.seed, anchor=anchor) for s in config.stores}
         self.fault_rng = random.Random(stable_seed(config.seed, "faults"))
         self.stats: dict[str, int] = {
@@ -123,7 +141,7 @@ class Simulator:
             return error(401, "Unauthenticated.")
         faults = self.config.faults
         if faults.rate_limit > 0:
-            now = time.monotonic()
+            now = self.monotonic()
             if now - store.window_start >= faults.rate_window:
                 store.window_start, store.window_count = now, 0
             store.window_count += 1

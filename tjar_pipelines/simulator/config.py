@@ -93,7 +93,8 @@ class SimulatorConfig:
     Attributes:
         stores: The stores served.
         seed: Seeds all generated data and injected faults.
-        anchor: Store-local wall time the generated history ends at; ``None`` means now.
+        anchor: Instant the generated history ends at (naive means UTC); ``None`` means now.
+            The simulator's clock starts there, so orders created while serving follow it.
         pagination: Shape of list pagination metadata (``data``, ``meta``, ``salla``, ``none``).
         max_per_page: Larger ``per_page`` requests are silently clamped to this.
         default_per_page: Page size when the request gives none.

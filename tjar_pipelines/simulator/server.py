@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 import threading
 import time
+from collections.abc import Callable
 
 import uvicorn
 
@@ -39,8 +40,15 @@ class SimulatorServer:
         'http://127.0.0.1:41234/s/demo-1/api/core/v1'
     """
 
-    def __init__(self, config: SimulatorConfig, *, host: str = "127.0.0.1", port: int = 0) -> None:
-        self.simulator = Simulator(config)
+    def __init__(
+        self,
+        config: SimulatorConfig,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.simulator = Simulator(config, monotonic=monotonic)
         self._sock = bind(host, port)
         self.host, self.port = self._sock.getsockname()[:2]
         self._server = uvicorn_server(self.simulator)

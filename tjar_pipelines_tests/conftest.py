@@ -1,0 +1,176 @@
+from __future__ import annotations
+
+import datetime as dt
+import random
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from tjar_pipelines.client import ClientSettings, Secret, StoreConnection, TjarClient
+from tjar_pipelines.client.ratelimit import BucketRegistry
+from tjar_pipelines.simulator import SimulatorConfig, SimulatorServer, StoreSpec
+from tjar_pipelines.simulator.store import FIRST_ORDER_ID
+
+API_KEY = "tjar_live_9f8e7d6c5b4a39281706"  # looks like a real key, so a leak is easy to spot
+KEY_ENV = "TJAR_ACME_API_KEY"
+FAST = ClientSettings(requests_per_second=10_000, burst=1_000)
+
+
+class FakeClock:
+    """A monotonic clock that only moves when something sleeps on it; records every sleep."""
+
+    def __init__(self) -> None:
+        self.now = 1_000.0
+        self.sleeps: list[float] = []
+        self._lock = threading.Lock()
+
+    def monotonic(self) -> float:
+        with self._lock:
+            return self.now
+
+    def sleep(self, seconds: float) -> None:
+        with self._lock:
+            self.sleeps.append(seconds)
+            self.now += seconds
+
+
+def spec(slug: str = "acme", **overrides: Any) -> StoreSpec:
+    values: dict[str, Any] = {
+        "slug": slug,
+        "api_key": f"sim-key-{slug}",
+        "webhook_secret": f"sim-whsec-{slug}",
+        "orders": 300,
+        "products": 25,
+        "history_days": 20,
+    }
+    values.update(overrides)
+    return StoreSpec(**values)
+
+
+ANCHOR = dt.datetime(2026, 5, 10, 21, 30, tzinfo=dt.UTC)
+
+
+def sim_config(*stores: StoreSpec, **overrides: Any) -> SimulatorConfig:
+    values: dict[str, Any] = {"stores": stores or (spec(),), "anchor": ANCHOR}
+    values.update(overrides)
+    return SimulatorConfig(**values)
+
+
+@pytest.fixture
+def simulator() -> Iterator[Callable[..., SimulatorServer]]:
+    """Starts simulators on 127.0.0.1 and ephemeral ports; stops them all afterwards."""
+    servers: list[SimulatorServer] = []
+
+    def start(config: SimulatorConfig | None = None, **kwargs: Any) -> SimulatorServer:
+        server = SimulatorServer(config or sim_config(), **kwargs).start()
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+def sim_client(
+    server: SimulatorServer,
+    slug: str = "acme",
+    *,
+    settings: ClientSettings = FAST,
+    clock: FakeClock | None = None,
+    language: str = "en",
+    now: dt.datetime = ANCHOR,
+) -> TjarClient:
+    """A client of one simulated store, with fake sleeps and its own rate-limit buckets."""
+    store = server.simulator.stores[slug]
+    clock = clock or FakeClock()
+    connection = StoreConnection(
+        slug=slug,
+        base_url=server.base_url(slug),
+        api_key=Secret(store.spec.api_key),
+        api_key_env=f"TJAR_{slug.upper()}_API_KEY",
+        language=language,  # type: ignore[arg-type]
+        timezone=store.spec.timezone,
+    )
+    return TjarClient(
+        connection,
+        settings,
+        sleep=clock.sleep,
+        clock=clock.monotonic,
+        now=lambda: now,
+        rng=random.Random(1),
+        buckets=BucketRegistry(),
+    )
+
+
+def expected_ids(server: SimulatorServer, slug: str, first: dt.date, last: dt.date) -> set[str]:
+    """Orders of the store created on local days ``first..last``, from the raw creation times."""
+    store = server.simulator.stores[slug]
+    with store.lock:
+        created = list(store.created)
+    return {
+        str(FIRST_ORDER_ID + pos)
+        for pos, epoch in enumerate(created)
+        if first <= dt.datetime.fromtimestamp(epoch, store.zone).date() <= last
+    }
+
+
+Handler = Callable[[httpx.Request], httpx.Response]
+
+
+def mock_client(
+    handler: Handler,
+    *,
+    settings: ClientSettings = FAST,
+    clock: FakeClock | None = None,
+    slug: str = "acme",
+) -> TjarClient:
+    """A client whose HTTP goes to ``handler`` (httpx.MockTransport) for edge cases."""
+    clock = clock or FakeClock()
+    connection = StoreConnection(
+        slug=slug,
+        base_url="https://acme.tjar.sa/api/core/v1",
+        api_key=Secret(API_KEY),
+        api_key_env=KEY_ENV,
+    )
+    return TjarClient(
+        connection,
+        settings,
+        transport=httpx.MockTransport(handler),
+        sleep=clock.sleep,
+        clock=clock.monotonic,
+        rng=random.Random(3),
+        buckets=BucketRegistry(),
+        now=lambda: ANCHOR,
+    )
+
+
+def orders_page(
+    ids: list[int], *, page: int = 1, last_page: int | None = None, total: int | None = None
+) -> dict[str, Any]:
+    data: dict[str, Any] = {"orders": [order_json(i) for i in ids]}
+    if last_page is not None:
+        data["pagination"] = {
+            "current_page": page,
+            "last_page": last_page,
+            "per_page": 100,
+            "total": total if total is not None else len(ids),
+        }
+    return {"status": "success", "message": "ok", "data": data}
+
+
+def order_json(ident: int, **fields: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "id": ident,
+        "identifier": ident,
+        "order_id": f"26{ident:04d}",
+        "total_amount": 15.5,
+        "status": {"value": "Pending", "label": {"ar": "قيد الانتظار", "en": "Pending"}},
+        "created_at": "2026-05-10 12:00:00",
+        "updated_at": "2026-05-10 12:30:00",
+        "order_details": [],
+    }
+    body.update(fields)
+    return body

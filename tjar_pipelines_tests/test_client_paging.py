@@ -1,0 +1,130 @@
+"""The client against the simulator over real HTTP: every pagination shape, clamps, shifting."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+import pytest
+
+from tjar_pipelines.client import ClientSettings
+from tjar_pipelines.simulator import Faults
+from tjar_pipelines.simulator.config import PAGINATION_SHAPES
+from tjar_pipelines.simulator.store import FIRST_PRODUCT_ID
+from tjar_pipelines_tests.conftest import FAST, expected_ids, sim_client, sim_config, spec
+
+FIRST = dt.date(2026, 4, 1)
+LAST = dt.date(2026, 5, 11)
+MIDDLE = (dt.date(2026, 4, 25), dt.date(2026, 5, 1))
+
+
+@pytest.mark.parametrize("order", ["newest", "oldest"])
+@pytest.mark.parametrize("max_per_page", [100, 7])
+@pytest.mark.parametrize("shape", PAGINATION_SHAPES)
+def test_every_order_exactly_once(simulator, shape, max_per_page, order):
+    server = simulator(sim_config(pagination=shape, max_per_page=max_per_page, list_order=order))
+    with sim_client(server) as client:
+        for first, last in ((FIRST, LAST), MIDDLE):
+            ids = [o.identifier for o in client.iter_orders(first, last)]
+            assert len(ids) == len(set(ids))
+            assert set(ids) == expected_ids(server, "acme", first, last)
+            assert ids
+
+
+@pytest.mark.parametrize("shape", PAGINATION_SHAPES)
+def test_every_product_exactly_once(simulator, shape):
+    server = simulator(sim_config(spec(products=57), pagination=shape, max_per_page=10))
+    with sim_client(server) as client:
+        ids = [p.identifier for p in client.iter_products()]
+    assert sorted(ids, key=int) == [str(FIRST_PRODUCT_ID + n) for n in range(57)]
+
+
+@pytest.mark.parametrize("shape", PAGINATION_SHAPES)
+def test_silent_clamp_is_noticed_and_costs_no_rows(simulator, shape, caplog):
+    server = simulator(sim_config(pagination=shape, max_per_page=13))
+    caplog.set_level(logging.WARNING, logger="tjar_pipelines.client")
+    with sim_client(server) as client:
+        ids = {o.identifier for o in client.iter_orders(FIRST, LAST)}
+        assert client._page_size == 13
+    assert ids == expected_ids(server, "acme", FIRST, LAST)
+    assert "serves at most 13 records per page (asked for 100)" in caplog.text
+
+
+@pytest.mark.parametrize("order", ["newest", "oldest"])
+@pytest.mark.parametrize("shape", PAGINATION_SHAPES)
+def test_orders_created_during_the_scan_are_all_returned_once(simulator, shape, order):
+    """New orders arriving between pages shift older ones; the result is still exact."""
+    server = simulator(sim_config(pagination=shape, max_per_page=20, list_order=order))
+    store = server.simulator.stores["acme"]
+    today = dt.datetime.fromtimestamp(ANCHOR_EPOCH, store.zone).date()
+    with sim_client(server) as client:
+        ids: list[str] = []
+        for n, o in enumerate(client.iter_orders(FIRST, today)):
+            ids.append(o.identifier)
+            if n in (5, 45, 130):
+                for _ in range(7):
+                    store.create_order(ANCHOR_EPOCH)
+    assert len(ids) == len(set(ids))
+    assert set(ids) == expected_ids(server, "acme", FIRST, today)
+    assert store.order_count == 300 + 21
+
+
+@pytest.mark.parametrize("shape", PAGINATION_SHAPES)
+def test_constant_arrivals_never_lose_or_duplicate(simulator, shape):
+    """With orders arriving before every page, each order that existed at the start is read."""
+    faults = Faults(orders_per_list_request=3)
+    server = simulator(sim_config(pagination=shape, max_per_page=25, faults=faults))
+    store = server.simulator.stores["acme"]
+    today = dt.datetime.fromtimestamp(ANCHOR_EPOCH, store.zone).date()
+    before = expected_ids(server, "acme", FIRST, today)
+    with sim_client(server) as client:
+        ids = [o.identifier for o in client.iter_orders(FIRST, today)]
+    after = expected_ids(server, "acme", FIRST, today)
+    assert len(ids) == len(set(ids))
+    assert before <= set(ids) <= after
+    assert len(after) > len(before)
+
+
+def test_window_is_inclusive_by_store_local_day_around_midnight(simulator):
+    server = simulator(sim_config(spec(orders=2000, timezone="Asia/Riyadh")))
+    store = server.simulator.stores["acme"]
+    near_midnight = 0
+    with sim_client(server) as client:
+        for day in (dt.date(2026, 4, 28), dt.date(2026, 4, 29)):
+            orders = list(client.iter_orders(day, day))
+            assert {o.identifier for o in orders} == expected_ids(server, "acme", day, day)
+            for o in orders:
+                assert o.order_date == day
+                assert o.created_at is not None and o.created_at.utcoffset() == dt.timedelta(0)
+                local = o.created_at.astimezone(store.zone)
+                assert local.date() == day
+                assert o.raw["created_at"] == local.strftime("%Y-%m-%d %H:%M:%S")
+                near_midnight += local.hour == 23 and local.minute >= 45 or local.hour == 0
+    assert near_midnight > 0
+
+
+def test_unknown_fields_and_missing_created_at_are_tolerated(simulator):
+    faults = Faults(extra_fields=True, drop_created_at_rate=0.2)
+    server = simulator(sim_config(faults=faults))
+    day = dt.date(2026, 5, 2)
+    with sim_client(server) as client:
+        orders = list(client.iter_orders(day, day))
+        many = list(client.iter_orders(FIRST, LAST))
+    assert {o.identifier for o in orders} == expected_ids(server, "acme", day, day)
+    missing = [o for o in orders if o.created_at is None]
+    assert missing, "the knob should have dropped some created_at"
+    assert all(o.order_date == day for o in orders)
+    assert any(o.created_at is None and o.order_date is None for o in many)
+    assert all("x_added_later" in o.raw for o in orders)
+
+
+def test_per_page_is_configurable(simulator):
+    server = simulator()
+    with sim_client(server, settings=ClientSettings(per_page=9, requests_per_second=1e4)) as c:
+        ids = {o.identifier for o in c.iter_orders(FIRST, LAST)}
+    assert ids == expected_ids(server, "acme", FIRST, LAST)
+    assert server.simulator.stats["requests"] >= len(ids) // 9
+
+
+ANCHOR_EPOCH = sim_config().anchor.timestamp()  # type: ignore[union-attr]
+_ = FAST
