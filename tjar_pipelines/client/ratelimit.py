@@ -17,8 +17,10 @@ class TokenBucket:
 
     Until the store sends ``X-RateLimit-Limit`` the bucket refills at the configured rate. Once
     it does, the rate becomes ``limit / window`` and the tokens never exceed the store's
-    ``X-RateLimit-Remaining``, so a limit shared with other callers is respected too. A 429
-    pauses every caller of the store until its ``Retry-After`` has passed.
+    ``X-RateLimit-Remaining``, so a limit shared with other callers is respected too. A store
+    that counts in fixed windows (Laravel does) says ``Remaining: limit - 1`` on the first
+    request of a window; when ``Remaining`` reaches 0 every caller waits until that window
+    ends instead of provoking a 429. A 429 pauses every caller until its ``Retry-After``.
     """
 
     def __init__(
@@ -39,6 +41,7 @@ class TokenBucket:
         self._tokens = float(burst)
         self._updated = clock()
         self._paused_until = 0.0
+        self._window_started: float | None = None
         self._lock = threading.Lock()
 
     @property
@@ -46,7 +49,8 @@ class TokenBucket:
         return self._rate
 
     def _refill(self, now: float) -> None:
-        elapsed = max(0.0, now - self._updated)
+        # Nothing accrues while paused: the pause already is the wait the store asked for.
+        elapsed = max(0.0, now - max(self._updated, self._paused_until))
         self._tokens = min(self._capacity, self._tokens + elapsed * self._rate)
         self._updated = now
 
@@ -75,19 +79,26 @@ class TokenBucket:
         if limit is None and remaining is None:
             return
         with self._lock:
-            self._refill(self._clock())
+            now = self._clock()
+            self._refill(now)
             if limit is not None and limit > 0:
                 self._rate = limit / self._window
                 self._capacity = min(self._burst, float(limit))
+                if remaining is not None and remaining >= limit - 1:
+                    self._window_started = now
             if remaining is not None:
                 self._tokens = min(self._tokens, float(max(remaining, 0)))
+                if remaining <= 0 and self._window_started is not None:
+                    resume = self._window_started + self._window
+                    self._paused_until = max(self._paused_until, resume)
+                    self._tokens = 1.0  # the next window opens with at least one request
 
     def pause(self, seconds: float) -> None:
         """Holds every caller of this store for ``seconds`` (after a 429)."""
         with self._lock:
             now = self._clock()
             self._paused_until = max(self._paused_until, now + seconds)
-            self._tokens = 0.0
+            self._tokens = min(self._tokens, 1.0)  # one request may go when the pause ends
             self._updated = now
 
 

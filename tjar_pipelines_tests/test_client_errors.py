@@ -1,0 +1,294 @@
+"""Edge cases the simulator cannot produce, through httpx.MockTransport with a fake clock."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import httpx
+import pytest
+
+from tjar_pipelines.client import (
+    ClientSettings,
+    TjarAuthError,
+    TjarClientRequestError,
+    TjarNotFoundError,
+    TjarPaginationError,
+    TjarRateLimitError,
+    TjarResponseError,
+    TjarServerError,
+    TjarTransportError,
+    TjarValidationError,
+)
+from tjar_pipelines_tests.conftest import (
+    API_KEY,
+    KEY_ENV,
+    FakeClock,
+    mock_client,
+    order_json,
+    orders_page,
+)
+
+ANY_DAY = dt.date(2026, 5, 2)
+ONE_ORDER = {"status": "success", "message": "ok", "data": order_json(7)}
+
+
+def sequence(*answers: httpx.Response | Exception):
+    """A handler that gives each answer in turn, then repeats the last; counts the calls."""
+    calls: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(request)
+        answer = answers[min(len(calls), len(answers)) - 1]
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    handler.calls = calls  # type: ignore[attr-defined]
+    return handler
+
+
+def ok(body: object = ONE_ORDER, **headers: str) -> httpx.Response:
+    return httpx.Response(200, json=body, headers=headers)
+
+
+def test_request_headers_and_timeouts():
+    handler = sequence(ok())
+    with mock_client(handler) as client:
+        client.get_order(7)
+    request = handler.calls[0]
+    assert request.url == "https://acme.tjar.sa/api/core/v1/orders/7"
+    assert request.headers["authorization"] == f"Bearer {API_KEY}"
+    assert request.headers["accept"] == "application/json"
+    assert request.headers["accept-language"] == "en"
+    assert request.headers["user-agent"].startswith("tjar-pipelines/0.1.0")
+    timeout = request.extensions["timeout"]
+    assert timeout["connect"] == 5.0 and timeout["read"] == 30.0
+
+
+def test_429_waits_retry_after_then_succeeds():
+    clock = FakeClock()
+    handler = sequence(httpx.Response(429, headers={"Retry-After": "7"}), ok())
+    with mock_client(handler, clock=clock) as client:
+        assert client.get_order(7).identifier == "7"
+    assert len(handler.calls) == 2
+    assert sum(clock.sleeps) == pytest.approx(7.0)
+
+
+def test_429_with_http_date_retry_after():
+    date = "Wed, 21 Oct 2015 07:28:00 GMT"  # in the past: retry at once
+    handler = sequence(httpx.Response(429, headers={"Retry-After": date}), ok())
+    with mock_client(handler) as client:
+        client.get_order(7)
+    assert len(handler.calls) == 2
+
+
+def test_429_without_retry_after_backs_off_exponentially_with_jitter():
+    clock = FakeClock()
+    settings = ClientSettings(max_attempts=5, backoff_base=1.0, backoff_cap=3.0, burst=100)
+    handler = sequence(httpx.Response(429))
+    with mock_client(handler, clock=clock, settings=settings) as client:
+        with pytest.raises(TjarRateLimitError) as err:
+            client.get_order(7)
+    assert len(handler.calls) == 5
+    assert err.value.attempts == 5 and err.value.status == 429
+    assert "gave up after 5 attempts" in str(err.value)
+    waits = [w for w in clock.sleeps if w > 1e-5]
+    assert len(waits) == 4
+    for attempt, wait in enumerate(waits, start=1):
+        assert 0 <= wait <= min(3.0, 2 ** (attempt - 1))
+
+
+def test_429_retry_after_longer_than_allowed_fails_fast():
+    handler = sequence(httpx.Response(429, headers={"Retry-After": "3600"}))
+    with mock_client(handler) as client, pytest.raises(TjarRateLimitError, match="max_retry_after"):
+        client.get_order(7)
+    assert len(handler.calls) == 1
+
+
+def test_a_429_pauses_every_caller_of_the_store():
+    clock = FakeClock()
+    handler = sequence(httpx.Response(429, headers={"Retry-After": "5"}), ok(), ok())
+    with mock_client(handler, clock=clock) as client:
+        client.get_order(7)
+        client.get_order(7)
+    assert sum(clock.sleeps) == pytest.approx(5.0)
+
+
+@pytest.mark.parametrize("status", [500, 502, 503, 504])
+def test_5xx_is_retried(status):
+    handler = sequence(httpx.Response(status, json={"status": "error", "message": "Server Error"}), ok())
+    with mock_client(handler) as client:
+        client.get_order(7)
+    assert len(handler.calls) == 2
+
+
+def test_5xx_until_attempts_run_out_is_a_typed_error():
+    handler = sequence(httpx.Response(500, json={"status": "error", "message": "Server Error"}))
+    with mock_client(handler, settings=ClientSettings(max_attempts=3)) as client:
+        with pytest.raises(TjarServerError) as err:
+            client.get_order(7)
+    assert len(handler.calls) == 3
+    message = str(err.value)
+    assert "[store acme] GET /orders/7" in message and "Server Error" in message
+
+
+@pytest.mark.parametrize(
+    "body", [b'{"status":"success","data":{"orders":[{"id":1', b"<html>502</html>", b"[1, 2]"]
+)
+def test_garbled_200_is_retried(body):
+    handler = sequence(httpx.Response(200, content=body), ok())
+    with mock_client(handler) as client:
+        assert client.get_order(7).identifier == "7"
+    assert len(handler.calls) == 2
+
+
+def test_garbled_200_until_attempts_run_out():
+    handler = sequence(httpx.Response(200, content=b'{"status":'))
+    with mock_client(handler, settings=ClientSettings(max_attempts=2)) as client:
+        with pytest.raises(TjarResponseError, match="not a JSON object"):
+            client.get_order(7)
+
+
+@pytest.mark.parametrize(
+    "exc",
+    [
+        httpx.ReadError("Connection reset by peer"),
+        httpx.RemoteProtocolError("Server disconnected without sending a response."),
+        httpx.ReadTimeout("timed out"),
+        httpx.ConnectError("Connection refused"),
+    ],
+)
+def test_transport_failures_are_retried(exc):
+    handler = sequence(exc, ok())
+    with mock_client(handler) as client:
+        client.get_order(7)
+    assert len(handler.calls) == 2
+
+
+def test_connection_resets_until_attempts_run_out():
+    handler = sequence(httpx.ReadError("Connection reset by peer"))
+    with mock_client(handler, settings=ClientSettings(max_attempts=4)) as client:
+        with pytest.raises(TjarTransportError, match="ReadError"):
+            client.get_order(7)
+    assert len(handler.calls) == 4
+
+
+def test_post_is_not_resent_after_it_may_have_arrived():
+    handler = sequence(httpx.Response(500), ok({"data": {"id": 1}}))
+    with mock_client(handler) as client, pytest.raises(TjarServerError):
+        client.register_webhook(name="x", url="https://example.test/hook")
+    assert len(handler.calls) == 1
+
+
+def test_post_is_resent_when_the_connection_never_opened():
+    created = {"data": {"id": 4, "name": "x", "url": "https://e.test", "events": ["order.created"]}}
+    handler = sequence(httpx.ConnectError("refused"), httpx.Response(201, json=created))
+    with mock_client(handler) as client:
+        hook = client.register_webhook(name="x", url="https://e.test", events=["order.created"])
+    assert hook.identifier == "4" and len(handler.calls) == 2
+    assert json.loads(handler.calls[0].content)["events"] == ["order.created"]
+
+
+def test_401_names_store_variable_and_dashboard_and_is_not_retried():
+    handler = sequence(httpx.Response(401, json={"status": "error", "message": "Unauthenticated."}))
+    with mock_client(handler) as client, pytest.raises(TjarAuthError) as err:
+        list(client.iter_orders(ANY_DAY, ANY_DAY))
+    message = str(err.value)
+    assert len(handler.calls) == 1
+    assert "store acme" in message and KEY_ENV in message
+    assert "General Settings → Developers" in message and "GET /orders?" in message
+    assert API_KEY not in message and API_KEY not in repr(err.value)
+
+
+def test_403_is_an_auth_error():
+    handler = sequence(httpx.Response(403))
+    with mock_client(handler) as client, pytest.raises(TjarAuthError, match="lacks a permission"):
+        client.get_product(3)
+
+
+@pytest.mark.parametrize(
+    "body", [{"status": "error", "message": "Not found"}, None, {"message": "No query results"}]
+)
+def test_404_with_any_body(body):
+    response = httpx.Response(404, json=body) if body else httpx.Response(404)
+    with mock_client(sequence(response)) as client, pytest.raises(TjarNotFoundError) as err:
+        client.get_order(999)
+    assert err.value.path == "/orders/999" and err.value.status == 404
+
+
+def test_422_keeps_the_field_errors():
+    body = {"message": "The url must be a valid URL.", "errors": {"url": ["The url must be a valid URL."]}}
+    with mock_client(sequence(httpx.Response(422, json=body))) as client:
+        with pytest.raises(TjarValidationError) as err:
+            client.register_webhook(name="x", url="nope")
+    assert err.value.errors == {"url": ["The url must be a valid URL."]}
+    assert "url: The url must be a valid URL." in str(err.value)
+
+
+def test_other_4xx_is_a_client_error():
+    with mock_client(sequence(httpx.Response(418, text="teapot"))) as client:
+        with pytest.raises(TjarClientRequestError, match="418"):
+            client.get_order(1)
+
+
+def test_server_ignoring_the_page_parameter_is_detected():
+    handler = sequence(ok(orders_page(list(range(1, 101)))))
+    with mock_client(handler) as client, pytest.raises(TjarPaginationError, match="ignore"):
+        list(client.iter_orders(ANY_DAY, ANY_DAY))
+
+
+def test_a_total_that_never_adds_up_is_an_error_or_a_warning(caplog):
+    handler = sequence(ok(orders_page([1, 2, 3], last_page=1, total=5)))
+    with mock_client(handler) as client, pytest.raises(TjarPaginationError, match="total 5"):
+        list(client.iter_orders(ANY_DAY, ANY_DAY))
+    settings = ClientSettings(on_total_mismatch="warn", requests_per_second=1e4, burst=100)
+    with mock_client(handler, settings=settings) as client:
+        assert len(list(client.iter_orders(ANY_DAY, ANY_DAY))) == 3
+    assert "reports total 5" in caplog.text
+
+
+def test_a_row_that_slipped_past_is_found_by_rereading():
+    """A store sorting by a changing field moves order 9 above the reader: it is re-read."""
+    pages = {1: [1, 2], 2: [3, 4], 3: [9, 5]}
+    calls: list[int] = []
+
+    def moving(request: httpx.Request) -> httpx.Response:
+        page = int(request.url.params["page"])
+        calls.append(page)
+        if len(calls) == 2:  # between page 1 and page 2, order 9 jumps to the top
+            pages.update({1: [9, 1], 2: [2, 3], 3: [4, 5]})
+        return ok(orders_page(pages.get(page, []), page=page, last_page=3, total=6))
+
+    with mock_client(moving) as client:
+        ids = [o.identifier for o in client.iter_orders(ANY_DAY, ANY_DAY)]
+    assert sorted(ids, key=int) == ["1", "2", "3", "4", "5", "9"]
+    assert len(ids) == len(set(ids))
+    assert calls == [1, 2, 3, 1, 2]  # one pass, then the head until a page holds nothing new
+
+
+def test_empty_list_and_data_as_bare_list():
+    with mock_client(sequence(ok({"status": "success", "data": {"orders": []}}))) as client:
+        assert list(client.iter_orders(ANY_DAY, ANY_DAY)) == []
+    bare = {"status": "success", "data": [order_json(1), order_json(2)]}
+    with mock_client(sequence(ok(bare), ok({"data": []}))) as client:
+        assert [o.identifier for o in client.iter_orders(ANY_DAY, ANY_DAY)] == ["1", "2"]
+
+
+def test_list_without_the_list_key_is_a_response_error():
+    with mock_client(sequence(ok({"status": "success", "data": {"items": []}}))) as client:
+        with pytest.raises(TjarResponseError, match=r"no list under data\.orders"):
+            list(client.iter_orders(ANY_DAY, ANY_DAY))
+
+
+def test_record_without_identifier_is_refused_not_dropped():
+    body = {"data": {"orders": [{"total_amount": 3}]}}
+    with mock_client(sequence(ok(body))) as client:
+        with pytest.raises(TjarResponseError, match="no identifier"):
+            list(client.iter_orders(ANY_DAY, ANY_DAY))
+
+
+def test_reversed_window_is_refused():
+    with mock_client(sequence(ok())) as client, pytest.raises(ValueError, match="store acme"):
+        list(client.iter_orders(ANY_DAY, ANY_DAY.replace(day=1)))
+
