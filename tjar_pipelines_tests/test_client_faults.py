@@ -31,7 +31,9 @@ def test_rate_limited_store_is_read_completely(simulator, retry_after):
     clock = FakeClock()
     faults = Faults(rate_limit=5, rate_window=1.0, retry_after=retry_after)
     server = simulator(sim_config(max_per_page=10, faults=faults), monotonic=clock.monotonic)
-    settings = ClientSettings(requests_per_second=50, burst=5, rate_limit_window=1.0, max_attempts=8)
+    settings = ClientSettings(
+        requests_per_second=50, burst=5, rate_limit_window=1.0, max_attempts=8
+    )
     with sim_client(server, settings=settings, clock=clock) as client:
         ids = {o.identifier for o in client.iter_orders(FIRST, LAST)}
     assert ids == expected_ids(server, "acme", FIRST, LAST)
@@ -65,8 +67,16 @@ def test_arabic_round_trip(simulator):
     assert ar_orders.keys() == en_orders.keys()
     countries = {o.country for o in ar_orders.values()}
     assert countries <= {"السعودية", "الإمارات", "مصر"}
-    assert {o.country for o in en_orders.values()} <= {"Saudi Arabia", "United Arab Emirates", "Egypt"}
-    assert any(line.type_label in ("مادي", "رقمي", "حجز", "خدمة") for o in ar_orders.values() for line in o.items)
+    assert {o.country for o in en_orders.values()} <= {
+        "Saudi Arabia",
+        "United Arab Emirates",
+        "Egypt",
+    }
+    assert any(
+        line.type_label in ("مادي", "رقمي", "حجز", "خدمة")
+        for o in ar_orders.values()
+        for line in o.items
+    )
     assert all(p.name_ar and p.name_en for p in ar_products)
     assert any("عطر عود" in (p.name_ar or "") for p in ar_products)
     store = server.simulator.stores["acme"]

@@ -99,7 +99,7 @@ def test_window_is_inclusive_by_store_local_day_around_midnight(simulator):
                 local = o.created_at.astimezone(store.zone)
                 assert local.date() == day
                 assert o.raw["created_at"] == local.strftime("%Y-%m-%d %H:%M:%S")
-                near_midnight += local.hour == 23 and local.minute >= 45 or local.hour == 0
+                near_midnight += (local.hour == 23 and local.minute >= 45) or local.hour == 0
     assert near_midnight > 0
 
 

@@ -8,8 +8,12 @@ from tjar_pipelines.client.ratelimit import BucketRegistry, TokenBucket
 from tjar_pipelines_tests.conftest import FakeClock
 
 
-def bucket(clock: FakeClock, rate: float = 2.0, burst: int = 3, window: float = 60.0) -> TokenBucket:
-    return TokenBucket(rate=rate, burst=burst, window=window, clock=clock.monotonic, sleep=clock.sleep)
+def bucket(
+    clock: FakeClock, rate: float = 2.0, burst: int = 3, window: float = 60.0
+) -> TokenBucket:
+    return TokenBucket(
+        rate=rate, burst=burst, window=window, clock=clock.monotonic, sleep=clock.sleep
+    )
 
 
 def test_burst_then_steady_rate():

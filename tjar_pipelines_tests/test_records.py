@@ -25,7 +25,11 @@ ORDER = {
     "formatted_total_amount": "15.50 <sar></sar>",
     "coupon": "FREE50",
     "coupon_discounted": 13.5,
-    "status": {"value": "Pending", "label": {"ar": "قيد الانتظار", "en": "Pending"}, "color": "warning"},
+    "status": {
+        "value": "Pending",
+        "label": {"ar": "قيد الانتظار", "en": "Pending"},
+        "color": "warning",
+    },
     "payment_status": {"value": "pending", "label": {"ar": "قيد الانتظار", "en": "Pending"}},
     "payment_gateway": {"value": "tjar-pay", "label": {"ar": "Tjar Pay", "en": "Tjar Pay"}},
     "transaction_id": "tjar-pay::cGw6Jsl0DU",
@@ -43,8 +47,15 @@ ORDER = {
             "tax": 0,
             "subtotal": 10,
         },
-        {"id": 211, "name": "Spa booking", "qty": 1, "price": "120.00", "type": 3,
-         "options": {"is_booking": True, "booking": {"date": "2026-05-01"}}, "subtotal": "120.00"},
+        {
+            "id": 211,
+            "name": "Spa booking",
+            "qty": 1,
+            "price": "120.00",
+            "type": 3,
+            "options": {"is_booking": True, "booking": {"date": "2026-05-01"}},
+            "subtotal": "120.00",
+        },
     ],
     "created_at": "2026-05-10 00:10:00",
     "updated_at": "2026-05-10 01:00:00",
@@ -74,10 +85,18 @@ def test_money(raw, expected):
 
 
 def test_timestamps_are_store_local_in_and_utc_out():
-    assert timestamp("2026-05-10 00:10:00", "Asia/Riyadh") == dt.datetime(2026, 5, 9, 21, 10, tzinfo=dt.UTC)
-    assert timestamp("2026-05-10 00:10:00", "America/New_York") == dt.datetime(2026, 5, 10, 4, 10, tzinfo=dt.UTC)
-    assert timestamp("2026-05-10T00:10:00+02:00", "Asia/Riyadh") == dt.datetime(2026, 5, 9, 22, 10, tzinfo=dt.UTC)
-    assert timestamp("2026-05-10T00:10:00Z", "Asia/Riyadh") == dt.datetime(2026, 5, 10, 0, 10, tzinfo=dt.UTC)
+    assert timestamp("2026-05-10 00:10:00", "Asia/Riyadh") == dt.datetime(
+        2026, 5, 9, 21, 10, tzinfo=dt.UTC
+    )
+    assert timestamp("2026-05-10 00:10:00", "America/New_York") == dt.datetime(
+        2026, 5, 10, 4, 10, tzinfo=dt.UTC
+    )
+    assert timestamp("2026-05-10T00:10:00+02:00", "Asia/Riyadh") == dt.datetime(
+        2026, 5, 9, 22, 10, tzinfo=dt.UTC
+    )
+    assert timestamp("2026-05-10T00:10:00Z", "Asia/Riyadh") == dt.datetime(
+        2026, 5, 10, 0, 10, tzinfo=dt.UTC
+    )
     for junk in (None, "", "yesterday", 1715300000):
         assert timestamp(junk, "Asia/Riyadh") is None
 
@@ -85,7 +104,11 @@ def test_timestamps_are_store_local_in_and_utc_out():
 def test_order_fields():
     order = Order.from_api(ORDER, store="acme", timezone="Asia/Riyadh")
     assert order.identifier == "684" and order.order_number == "260684"
-    assert (order.status, order.payment_status, order.payment_gateway) == ("Pending", "pending", "tjar-pay")
+    assert (order.status, order.payment_status, order.payment_gateway) == (
+        "Pending",
+        "pending",
+        "tjar-pay",
+    )
     assert order.total_amount == Decimal("15.5") and order.coupon_discount == Decimal("13.5")
     assert order.customer_id == "1" and order.customer_name == "بودي"
     assert order.country == "أفغانستان" and order.city is None
@@ -102,7 +125,9 @@ def test_order_with_almost_nothing():
     order = Order.from_api({"id": "A-9"}, store="acme", timezone="Asia/Riyadh")
     assert order.identifier == "A-9" and order.items == () and order.created_at is None
     assert order.order_date is None and order.total_amount is None and order.status is None
-    fallback = Order.from_api({"id": 1}, store="acme", timezone="UTC", fallback_date=dt.date(2026, 1, 2))
+    fallback = Order.from_api(
+        {"id": 1}, store="acme", timezone="UTC", fallback_date=dt.date(2026, 1, 2)
+    )
     assert fallback.order_date == dt.date(2026, 1, 2)
 
 
@@ -112,8 +137,14 @@ def test_order_without_identifier_is_refused():
 
 
 def test_customer_fields_fall_back_to_the_order_level():
-    order = Order.from_api({"id": 1, "name": "N", "email": "e@x", "phone": "9665"}, store="a", timezone="UTC")
-    assert (order.customer_name, order.customer_email, order.customer_mobile) == ("N", "e@x", "9665")
+    order = Order.from_api(
+        {"id": 1, "name": "N", "email": "e@x", "phone": "9665"}, store="a", timezone="UTC"
+    )
+    assert (order.customer_name, order.customer_email, order.customer_mobile) == (
+        "N",
+        "e@x",
+        "9665",
+    )
 
 
 @pytest.mark.parametrize(
@@ -131,9 +162,19 @@ def test_product_names(payload, language, names):
 
 
 def test_product_fields_old_and_new_snapshots():
-    new = {"id": 195, "identifier": 195, "type": "physical", "type_id": 1, "price": 79.99,
-           "sale_price": "49.99", "stock": 130, "is_unlimited": False, "is_published": 1,
-           "created_at": "2026-03-04 02:52:41", "updated_at": "2026-03-04 02:52:41"}
+    new = {
+        "id": 195,
+        "identifier": 195,
+        "type": "physical",
+        "type_id": 1,
+        "price": 79.99,
+        "sale_price": "49.99",
+        "stock": 130,
+        "is_unlimited": False,
+        "is_published": 1,
+        "created_at": "2026-03-04 02:52:41",
+        "updated_at": "2026-03-04 02:52:41",
+    }
     product = Product.from_api(new, store="a", timezone="Asia/Riyadh", language="en")
     assert product.price == Decimal("79.99") and product.sale_price == Decimal("49.99")
     assert product.stock == 130 and product.is_unlimited is False and product.is_published is True
@@ -143,6 +184,8 @@ def test_product_fields_old_and_new_snapshots():
 
 
 def test_webhook_secret_is_wrapped_and_kept_out_of_raw():
-    hook = Webhook.from_api({"id": 3, "url": "https://x", "events": ["order.created"], "secret": "whsec_abc"})
+    hook = Webhook.from_api(
+        {"id": 3, "url": "https://x", "events": ["order.created"], "secret": "whsec_abc"}
+    )
     assert hook.secret is not None and hook.secret.reveal() == "whsec_abc"
     assert "secret" not in hook.raw and "whsec_abc" not in repr(hook)

@@ -98,7 +98,7 @@ class TokenBucket:
         with self._lock:
             now = self._clock()
             self._paused_until = max(self._paused_until, now + seconds)
-            self._tokens = min(self._tokens, 1.0)  # one request may go when the pause ends
+            self._tokens = 1.0  # exactly one request goes when the pause ends, then the rate
             self._updated = now
 
 

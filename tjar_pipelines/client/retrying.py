@@ -242,7 +242,7 @@ class Requester:
             if isinstance(errors, dict):
                 for field, msgs in errors.items():
                     items = msgs if isinstance(msgs, list) else [msgs]
-                    fields[str(field)] = [str(m) for m in items]
+                    fields[str(field)] = [_redact(str(m), response) for m in items]
             detail = "; ".join(f"{k}: {' '.join(v)}" for k, v in fields.items())
             return TjarValidationError(
                 f"422 validation error{suffix}" + (f" ({detail})" if detail else ""),
@@ -286,8 +286,17 @@ def _message_suffix(response: httpx.Response) -> str:
     body = _maybe_json(response)
     message = body.get("message") if isinstance(body, dict) else None
     if isinstance(message, str) and message.strip():
-        return f" (store says: {message.strip()[:200]})"
+        return f" (store says: {_redact(message.strip()[:200], response)})"
     return ""
+
+
+def _redact(text: str, response: httpx.Response) -> str:
+    """Masks the request's credentials in text the store sent back (some stores echo them)."""
+    authorization = response.request.headers.get("authorization", "")
+    for secret in (authorization, authorization.removeprefix("Bearer ").strip()):
+        if len(secret) >= 4:
+            text = text.replace(secret, "***")
+    return text
 
 
 def _retry_after(value: str | None) -> float | None:

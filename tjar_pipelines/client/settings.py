@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from tjar_pipelines.client.secret import Secret
 
@@ -12,6 +13,17 @@ Language = Literal["en", "ar"]
 OnTotalMismatch = Literal["error", "warn"]
 
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+
+
+def check_timezone(name: str, store: str) -> None:
+    """Raises a clear ``ValueError`` unless ``name`` is an IANA time zone."""
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(
+            f"store {store}: timezone {name!r} is not an IANA time zone name "
+            "(for example Asia/Riyadh)"
+        ) from exc
 
 
 def default_base_url(domain: str) -> str:
@@ -53,6 +65,7 @@ class StoreConnection:
             )
         if self.language not in ("en", "ar"):
             raise ValueError(f"store {self.slug}: language must be 'en' or 'ar'")
+        check_timezone(self.timezone, self.slug)
 
 
 @dataclass(frozen=True, slots=True)

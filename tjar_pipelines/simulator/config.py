@@ -6,6 +6,8 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Literal
 
+from tjar_pipelines.client.settings import check_timezone
+
 PaginationShape = Literal["data", "meta", "salla", "none"]
 PAGINATION_SHAPES: tuple[PaginationShape, ...] = ("data", "meta", "salla", "none")
 ListOrder = Literal["newest", "oldest"]
@@ -34,6 +36,13 @@ class StoreSpec:
     history_days: int = 60
     timezone: str = "Asia/Riyadh"
     money_as_strings: bool = False
+
+    def __post_init__(self) -> None:
+        check_timezone(self.timezone, self.slug)
+        if self.orders < 0 or self.products < 1 or self.history_days < 1:
+            raise ValueError(
+                f"store {self.slug}: needs orders >= 0, products >= 1 and history_days >= 1"
+            )
 
     @property
     def domain(self) -> str:
