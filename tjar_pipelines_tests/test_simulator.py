@@ -145,10 +145,16 @@ def test_data_is_deterministic_and_realistic():
 
 
 def test_live_mode_changes_stores_and_sends_signed_webhooks(simulator, receiver):
-    live = LiveMode(interval=0.05, webhook_url=f"{receiver.url}/hooks/{{slug}}", duplicate_rate=0.3)
+    live = LiveMode(
+        interval=0.05,
+        webhook_url=f"{receiver.url}/hooks/{{slug}}",
+        duplicate_rate=0.3,
+        product_share=0.3,
+    )
     server = simulator(sim_config(spec("acme"), spec("zen", timezone="Asia/Dubai"), live=live))
-    receiver.wait_for(12)
+    receiver.wait_for(30)
     ids_seen = set()
+    products_seen = False
     for delivery in list(receiver.received):
         slug = delivery["path"].rsplit("/", 1)[1]
         store = server.simulator.stores[slug]
@@ -161,12 +167,22 @@ def test_live_mode_changes_stores_and_sends_signed_webhooks(simulator, receiver)
             headers["X-Tjar-Delivery"] == payload["id"]
             and headers["X-Tjar-Event"] == payload["event"]
         )
-        assert payload["event"] in {"order.created", "order.status.updated", "order.cancelled"}
+        assert payload["event"] in {
+            "order.created",
+            "order.status.updated",
+            "order.cancelled",
+            "product.updated",
+        }
         assert payload["store"] == f"{slug}.tjar.test"
-        assert payload["data"]["identifier"] and payload["data"]["order_details"] is not None
         ids_seen.add(payload["id"])
-        assert store.position(payload["data"]["identifier"]) is not None
+        if payload["event"] == "product.updated":
+            assert store.product_index(payload["data"]["identifier"]) is not None
+            products_seen = True
+        else:
+            assert payload["data"]["order_details"] is not None
+            assert store.position(payload["data"]["identifier"]) is not None
     assert len(ids_seen) < len(receiver.received), "some deliveries are sent twice"
+    assert products_seen
     with sim_client(server, "acme", now=dt.datetime.now(dt.UTC)) as client:
         day = client.store_today()
         fresh = {o.identifier for o in client.iter_orders(day - dt.timedelta(days=400), day)}
@@ -179,7 +195,7 @@ def test_live_mode_changes_stores_and_sends_signed_webhooks(simulator, receiver)
 
 
 def test_registered_webhooks_get_their_own_secret(simulator, receiver):
-    live = LiveMode(interval=0.05, new_order_share=1.0)
+    live = LiveMode(interval=0.05, new_order_share=1.0, product_share=0.0)
     server = simulator(sim_config(live=live))
     with sim_client(server) as client:
         hook = client.register_webhook(

@@ -85,12 +85,15 @@ class LiveMode:
         interval: Seconds between two changes of each store.
         webhook_url: Where every store posts its events; ``{slug}`` is replaced by the store slug.
             Webhooks registered through the API receive their events too.
-        new_order_share: Share of changes that create an order (the rest change a status).
+        product_share: Share of changes that update a product (``product.updated``).
+        new_order_share: Share of order changes that create an order (the rest change a
+            status: ``order.status.updated`` or ``order.cancelled``).
         duplicate_rate: Share of deliveries sent twice (at-least-once delivery).
     """
 
     interval: float = 1.0
     webhook_url: str | None = None
+    product_share: float = 0.1
     new_order_share: float = 0.5
     duplicate_rate: float = 0.0
 

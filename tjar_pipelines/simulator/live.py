@@ -46,7 +46,11 @@ def envelope(
 def change_store(
     store: SimStore, rng: random.Random, live: LiveMode, now: float
 ) -> tuple[str, dict]:
-    """Makes one change to the store; returns the event name and the changed order."""
+    """Makes one change to the store; returns the event name and the changed order or product."""
+    if rng.random() < live.product_share:
+        index = rng.choice(store.product_indexes())
+        store.touch_product(store.products[index]["ident"], now)
+        return "product.updated", store.product(index, "en")
     if rng.random() < live.new_order_share or store.order_count == 0:
         ident = store.create_order(now)
         event = "order.created"
@@ -86,7 +90,7 @@ async def deliver(
                     {"id": delivery_id, "event": event, "url": url, "status": response.status_code}
                 )
                 return True
-        except httpx.HTTPError as exc:
+        except (httpx.HTTPError, OSError) as exc:
             log.info("webhook %s to %s failed: %s", delivery_id, url, type(exc).__name__)
         await asyncio.sleep(0.25 * 2**attempt)
     sim.stats["webhooks_failed"] += 1
@@ -98,32 +102,48 @@ async def run_live(sim: Simulator, live: LiveMode) -> None:
     rng = random.Random(stable_seed(sim.config.seed, "live"))
     in_flight: set[asyncio.Task[bool]] = set()
     async with httpx.AsyncClient(timeout=5.0) as http:
-        while True:
-            await asyncio.sleep(live.interval)
-            for store in sim.stores.values():
-                now = sim.clock()
-                with store.lock:
-                    event, order = change_store(store, rng, live, now)
-                delivery_id = store.new_delivery_id(rng)
-                body = envelope(store, delivery_id, event, order, now)
-                targets: list[tuple[str, str]] = []
-                if live.webhook_url:
-                    targets.append(
-                        (
-                            live.webhook_url.replace("{slug}", store.spec.slug),
-                            store.spec.webhook_secret,
-                        )
+        try:
+            await _change_and_announce(sim, live, rng, http, in_flight)
+        finally:
+            for task in in_flight:
+                task.cancel()
+            await asyncio.gather(*in_flight, return_exceptions=True)
+
+
+async def _change_and_announce(
+    sim: Simulator,
+    live: LiveMode,
+    rng: random.Random,
+    http: httpx.AsyncClient,
+    in_flight: set[asyncio.Task[bool]],
+) -> None:
+    """Changes every store once per ``live.interval`` and starts its deliveries."""
+    while True:
+        await asyncio.sleep(live.interval)
+        for store in sim.stores.values():
+            now = sim.clock()
+            with store.lock:
+                event, order = change_store(store, rng, live, now)
+            delivery_id = store.new_delivery_id(rng)
+            body = envelope(store, delivery_id, event, order, now)
+            targets: list[tuple[str, str]] = []
+            if live.webhook_url:
+                targets.append(
+                    (
+                        live.webhook_url.replace("{slug}", store.spec.slug),
+                        store.spec.webhook_secret,
                     )
-                targets += [
-                    (hook["url"], hook["secret"])
-                    for hook in list(store.webhooks.values())
-                    if event in hook["events"]
-                ]
-                copies = 2 if rng.random() < live.duplicate_rate else 1
-                for url, secret in targets:
-                    for _ in range(copies):
-                        task = asyncio.create_task(
-                            deliver(sim, http, url, secret, event, delivery_id, body)
-                        )
-                        in_flight.add(task)
-                        task.add_done_callback(in_flight.discard)
+                )
+            targets += [
+                (hook["url"], hook["secret"])
+                for hook in list(store.webhooks.values())
+                if event in hook["events"]
+            ]
+            copies = 2 if rng.random() < live.duplicate_rate else 1
+            for url, secret in targets:
+                for _ in range(copies):
+                    task = asyncio.create_task(
+                        deliver(sim, http, url, secret, event, delivery_id, body)
+                    )
+                    in_flight.add(task)
+                    task.add_done_callback(in_flight.discard)
