@@ -19,7 +19,7 @@ from tjar_pipelines.client.errors import TjarPaginationError, TjarResponseError
 from tjar_pipelines.client.pagination import PageShapeError, parse_page
 from tjar_pipelines.client.ratelimit import SHARED_BUCKETS, BucketRegistry, Sleep, TokenBucket
 from tjar_pipelines.client.records import Order, Product, Webhook, identifier, local_date
-from tjar_pipelines.client.retrying import Params, Requester
+from tjar_pipelines.client.retrying import Params, Requester, RequestStats
 from tjar_pipelines.client.settings import ClientSettings, StoreConnection
 
 log = logging.getLogger("tjar_pipelines.client")
@@ -40,12 +40,28 @@ WEBHOOK_EVENTS = (
 )
 
 
+@dataclass(frozen=True, slots=True)
+class ScanResult:
+    """How the last list scan went.
+
+    Attributes:
+        distinct: Distinct records returned.
+        reported_total: The ``total`` the store reported at the end (``None`` if it never does).
+        pages: Pages read, re-reads included.
+    """
+
+    distinct: int
+    reported_total: int | None
+    pages: int
+
+
 @dataclass(slots=True)
 class _Totals:
     """The ``total`` a store reported on the first and on the last page of one pass."""
 
     first: int | None = None
     last: int | None = None
+    pages: int = 0
 
 
 class TjarClient:
@@ -75,6 +91,8 @@ class TjarClient:
         self.settings = settings = settings or ClientSettings()
         self._now = now
         self._page_size: int | None = None
+        self.last_scan: ScanResult | None = None
+        """Set when a list scan (``iter_orders``, ``iter_products``…) has been read to the end."""
         headers = {
             "Accept": "application/json",
             "Accept-Language": connection.language,
@@ -115,6 +133,11 @@ class TjarClient:
 
     def close(self) -> None:
         self._http.close()
+
+    @property
+    def stats(self) -> RequestStats:
+        """Requests, retries and 429s of this client so far."""
+        return self._requester.stats
 
     @property
     def store(self) -> str:
@@ -235,16 +258,26 @@ class TjarClient:
         Raises:
             TjarPaginationError: The pages do not add up, so records could be missing.
         """
+        self.last_scan = None
         seen: set[str] = set()
-        totals = yield from self._read_pages(path, list_key, params, seen, head_only=False)
+        pages = 0
+
+        def read(head_only: bool) -> Generator[dict[str, Any], None, _Totals]:
+            nonlocal pages
+            totals = yield from self._read_pages(path, list_key, params, seen, head_only=head_only)
+            pages += totals.pages
+            self.last_scan = ScanResult(len(seen), totals.last, pages)
+            return totals
+
+        totals = yield from read(False)
         if totals.first is None or totals.last is None:
             if live:
-                yield from self._read_pages(path, list_key, params, seen, head_only=True)
+                yield from read(True)
             return
         if len(seen) >= totals.last:
             return
         if len(seen) >= totals.first:
-            yield from self._read_pages(path, list_key, params, seen, head_only=True)
+            yield from read(True)
             return
         for round_number in range(self.settings.max_consistency_rounds):
             log.info(
@@ -254,8 +287,7 @@ class TjarClient:
                 len(seen),
                 totals.first,
             )
-            head_only = round_number == 0
-            totals = yield from self._read_pages(path, list_key, params, seen, head_only=head_only)
+            totals = yield from read(round_number == 0)
             if totals.first is None or len(seen) >= totals.first:
                 return
         problem = (
@@ -298,6 +330,7 @@ class TjarClient:
                 page = parse_page(body, list_key)
             except PageShapeError as exc:
                 raise self._bad_body(path, query, str(exc)) from exc
+            totals.pages += 1
             if page.total is not None:
                 totals.last = page.total
                 if totals.first is None:

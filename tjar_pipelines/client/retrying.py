@@ -8,6 +8,7 @@ import logging
 import random
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -34,6 +35,15 @@ Params = Mapping[str, str | int]
 _IDEMPOTENT = frozenset({"GET", "HEAD", "DELETE", "OPTIONS"})
 
 
+@dataclass(slots=True)
+class RequestStats:
+    """What a client has sent so far: requests, retries and 429 answers."""
+
+    requests: int = 0
+    retries: int = 0
+    throttled: int = 0
+
+
 class Requester:
     """Sends requests to one store and turns every failure into a :class:`TjarError`."""
 
@@ -53,6 +63,7 @@ class Requester:
         self._bucket = bucket
         self._sleep = sleep
         self._rng = rng or random.Random()
+        self.stats = RequestStats()
 
     def backoff(self, attempt: int) -> float:
         """Full-jitter exponential backoff after failed attempt number ``attempt`` (1-based)."""
@@ -80,6 +91,9 @@ class Requester:
         failure: TjarError | None = None
         for attempt in range(1, settings.max_attempts + 1):
             self._bucket.acquire()
+            self.stats.requests += 1
+            if attempt > 1:
+                self.stats.retries += 1
             delay: float
             try:
                 response = self._http.request(method, path, params=params, json=json_body)
@@ -118,6 +132,7 @@ class Requester:
                             raise failure from exc
                         delay = self.backoff(attempt)
                 elif status == 429:
+                    self.stats.throttled += 1
                     retry_after = _retry_after(response.headers.get("retry-after"))
                     delay = retry_after if retry_after is not None else self.backoff(attempt)
                     failure = self._error(

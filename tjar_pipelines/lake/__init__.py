@@ -1,0 +1,1 @@
+"""The Parquet lake (the truth) and the DuckDB database of views over it. No Dagster here."""

@@ -1,0 +1,91 @@
+"""Where each slice of each table lives, and how it is replaced atomically.
+
+Layout under ``{data_dir}/lake`` (hive-style, one file per slice)::
+
+    orders/store=<slug>/date=<YYYY-MM-DD>/part.parquet
+    order_items/store=<slug>/date=<YYYY-MM-DD>/part.parquet
+    products/store=<slug>/part.parquet
+    daily_sales/store=<slug>/part.parquet
+    product_sales/store=<slug>/part.parquet
+    <table>/_schema.parquet          zero rows; keeps the DuckDB views valid before any sync
+
+A slice is written to a temporary file beside its target and renamed over it, so a reader (or
+a crash) only ever sees the old file or the new one. The store and date are columns inside
+every file too, so the files can move to object storage, where a PUT is the atomic step.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import uuid
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from tjar_pipelines.lake.tables import SCHEMAS
+
+DAILY = ("orders", "order_items")
+
+
+class Lake:
+    """The Parquet lake rooted at ``{data_dir}/lake``."""
+
+    def __init__(self, data_dir: str | os.PathLike[str]) -> None:
+        self.data_dir = Path(data_dir).absolute()
+        self.root = self.data_dir / "lake"
+
+    def __repr__(self) -> str:
+        return f"Lake({str(self.root)!r})"
+
+    def table_dir(self, table: str) -> Path:
+        if table not in SCHEMAS:
+            raise ValueError(f"unknown lake table {table!r}")
+        return self.root / table
+
+    def slice_path(self, table: str, store: str, day: dt.date | None = None) -> Path:
+        """The file of one slice: a (store, day) of a daily table, or a store of the others."""
+        base = self.table_dir(table) / f"store={store}"
+        if table in DAILY:
+            if day is None:
+                raise ValueError(f"{table} slices need a day")
+            base = base / f"date={day.isoformat()}"
+        return base / "part.parquet"
+
+    def glob(self, table: str) -> str:
+        """A pattern matching every file of ``table`` (for DuckDB's ``read_parquet``)."""
+        return str(self.table_dir(table) / "**" / "*.parquet")
+
+    def ensure(self) -> None:
+        """Creates the folders and the zero-row schema file of every table."""
+        for table, schema in SCHEMAS.items():
+            path = self.table_dir(table) / "_schema.parquet"
+            if not path.exists():
+                self._replace(path, schema.empty_table())
+
+    def write_slice(
+        self, table: str, data: pa.Table, store: str, day: dt.date | None = None
+    ) -> Path:
+        """Replaces one slice with ``data`` (possibly empty) in one atomic step."""
+        expected = SCHEMAS[table]
+        if not data.schema.equals(expected):
+            data = data.cast(expected)
+        path = self.slice_path(table, store, day)
+        self._replace(path, data)
+        return path
+
+    def read_slice(self, table: str, store: str, day: dt.date | None = None) -> pa.Table | None:
+        path = self.slice_path(table, store, day)
+        return pq.read_table(path) if path.exists() else None
+
+    def _replace(self, path: Path, data: pa.Table) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+        try:
+            pq.write_table(data, temporary, compression="zstd")
+            with open(temporary, "rb") as handle:
+                os.fsync(handle.fileno())
+            os.replace(temporary, path)
+        finally:
+            temporary.unlink(missing_ok=True)
