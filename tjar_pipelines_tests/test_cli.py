@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dagster as dg
 import pytest
 
 from tjar_pipelines.cli import main
@@ -26,7 +25,3 @@ def test_unknown_command_is_a_usage_error():
     assert exit_info.value.code == 2
 
 
-def test_definitions_load():
-    from tjar_pipelines.definitions import defs
-
-    dg.Definitions.validate_loadable(defs)

@@ -1,0 +1,39 @@
+"""``products``: each store's whole catalogue, partitioned by store."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import dagster as dg
+
+from tjar_pipelines.checks import PRODUCT_CHECKS, product_check_results
+from tjar_pipelines.ingest import sync_products
+from tjar_pipelines.metadata import sync_metadata
+from tjar_pipelines.resources import LakeResource, TjarResource
+
+
+def build_product_assets(partitions: dg.StaticPartitionsDefinition) -> dg.AssetsDefinition:
+    @dg.asset(
+        name="products",
+        description="One row per product per store: the store's catalogue as of the last sync.",
+        group_name="tjar",
+        kinds={"python", "parquet", "duckdb"},
+        owners=["team:data-engineering"],
+        partitions_def=partitions,
+        check_specs=PRODUCT_CHECKS,
+        retry_policy=dg.RetryPolicy(max_retries=2, delay=30, backoff=dg.Backoff.EXPONENTIAL),
+    )
+    def products(
+        context: dg.AssetExecutionContext, tjar: TjarResource, lake: LakeResource
+    ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
+        storage = lake.lake()
+        lake.warehouse().ensure_views()
+        stores = list(context.partition_keys)
+        reports = []
+        for store in stores:
+            with tjar.get_client(store) as client:
+                reports.append(sync_products(client, storage))
+        yield dg.MaterializeResult(metadata=sync_metadata(reports, "products"))
+        yield from product_check_results(storage, stores)
+
+    return products

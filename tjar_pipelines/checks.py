@@ -1,0 +1,202 @@
+"""Data-quality checks, evaluated on the slices a run has just written.
+
+Each check reads back what is stored (not what was meant to be stored) for exactly the
+partitions of the run, and names those partitions in its metadata.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+
+import dagster as dg
+import duckdb
+
+from tjar_pipelines.ingest import SyncReport
+from tjar_pipelines.lake.files import Lake
+from tjar_pipelines.resources import LakeResource
+
+ORDER_CHECKS = (
+    dg.AssetCheckSpec(
+        "unique_order_identifier",
+        asset="orders",
+        description="One row per (store, identifier) in the partitions just written.",
+    ),
+    dg.AssetCheckSpec(
+        "order_keys_not_null",
+        asset="orders",
+        description="store, identifier and order_date are never null.",
+    ),
+    dg.AssetCheckSpec(
+        "matches_api_total",
+        asset="orders",
+        description="Rows written for each window equal the total the store reported for it.",
+    ),
+    dg.AssetCheckSpec(
+        "unique_order_line",
+        asset="order_items",
+        description="One row per (store, order_identifier, line_number).",
+    ),
+)
+PRODUCT_CHECKS = (
+    dg.AssetCheckSpec(
+        "unique_product_identifier",
+        asset="products",
+        description="One row per (store, identifier), none of them null.",
+    ),
+)
+
+
+def _files(lake: Lake, table: str, slices: Mapping[str, Sequence[dt.date | None]]) -> list[str]:
+    return [
+        str(path)
+        for store, days in slices.items()
+        for day in days
+        if (path := lake.slice_path(table, store, day)).exists()
+    ]
+
+
+def _query(files: list[str], sql: str) -> tuple[int, ...]:
+    if not files:
+        return (0, 0, 0)
+    with duckdb.connect() as con:
+        row = con.execute(sql.replace("$files", "read_parquet($f)"), {"f": files}).fetchone()
+    assert row is not None
+    return tuple(int(v or 0) for v in row)
+
+
+def order_check_results(
+    lake: Lake, slices: Mapping[str, Sequence[dt.date]], reports: Sequence[SyncReport]
+) -> list[dg.AssetCheckResult]:
+    """Results of :data:`ORDER_CHECKS` for the (store, day) slices a run wrote."""
+    checked = {store: [d.isoformat() for d in days] for store, days in slices.items()}
+    orders = _files(lake, "orders", slices)
+    items = _files(lake, "order_items", slices)
+    rows, distinct, nulls = _query(
+        orders,
+        "SELECT count(*), count(DISTINCT (store, identifier)), count(*) FILTER "
+        "(WHERE store IS NULL OR identifier IS NULL OR order_date IS NULL) FROM $files",
+    )
+    lines, distinct_lines, _ = _query(
+        items,
+        "SELECT count(*), count(DISTINCT (store, order_identifier, line_number)), 0 FROM $files",
+    )
+    windows = [
+        {
+            "store": r.store,
+            "from": str(w.first),
+            "to": str(w.last),
+            "rows": w.rows,
+            "reported": w.reported_total,
+        }
+        for r in reports
+        for w in r.windows
+    ]
+    mismatched = [w for w in windows if w["reported"] is not None and w["rows"] != w["reported"]]
+    return [
+        dg.AssetCheckResult(
+            check_name="unique_order_identifier",
+            asset_key="orders",
+            passed=rows == distinct,
+            metadata={"rows": rows, "distinct": distinct, "partitions": checked},
+        ),
+        dg.AssetCheckResult(
+            check_name="order_keys_not_null",
+            asset_key="orders",
+            passed=nulls == 0,
+            metadata={"rows_with_null_keys": nulls, "partitions": checked},
+        ),
+        dg.AssetCheckResult(
+            check_name="matches_api_total",
+            asset_key="orders",
+            passed=not mismatched,
+            severity=dg.AssetCheckSeverity.WARN,
+            metadata={
+                "windows": len(windows),
+                "without_total": sum(1 for w in windows if w["reported"] is None),
+                "mismatched": mismatched[:20],
+            },
+        ),
+        dg.AssetCheckResult(
+            check_name="unique_order_line",
+            asset_key="order_items",
+            passed=lines == distinct_lines,
+            metadata={"rows": lines, "distinct": distinct_lines, "partitions": checked},
+        ),
+    ]
+
+
+def product_check_results(lake: Lake, stores: Sequence[str]) -> list[dg.AssetCheckResult]:
+    files = _files(lake, "products", {s: [None] for s in stores})
+    rows, distinct, nulls = _query(
+        files,
+        "SELECT count(*), count(DISTINCT (store, identifier)), "
+        "count(*) FILTER (WHERE store IS NULL OR identifier IS NULL) FROM $files",
+    )
+    return [
+        dg.AssetCheckResult(
+            check_name="unique_product_identifier",
+            asset_key="products",
+            passed=rows == distinct and nulls == 0,
+            metadata={
+                "rows": rows,
+                "distinct": distinct,
+                "null_keys": nulls,
+                "stores": list(stores),
+            },
+        )
+    ]
+
+
+def freshness_check_name(slug: str) -> str:
+    return "fresh_" + slug.replace("-", "_")
+
+
+def last_synced(lake: Lake, slug: str) -> dt.datetime | None:
+    """When the store's orders were last written (newest ``synced_at`` in its slices)."""
+    pattern = str(lake.table_dir("orders") / f"store={slug}" / "**" / "*.parquet")
+    with duckdb.connect() as con:
+        try:
+            row = con.execute(
+                "SELECT max(synced_at) FROM read_parquet($p)", {"p": pattern}
+            ).fetchone()
+        except duckdb.IOException:
+            return None
+    return row[0] if row else None
+
+
+def build_freshness_checks(slugs: Sequence[str], max_age: dt.timedelta) -> dg.AssetChecksDefinition:
+    """One freshness check per store: its orders were synced within ``max_age``."""
+    specs = [
+        dg.AssetCheckSpec(
+            freshness_check_name(slug),
+            asset="orders",
+            description=f"Orders of store {slug} were synced within the last {max_age}.",
+        )
+        for slug in slugs
+    ]
+
+    @dg.multi_asset_check(specs=specs, can_subset=True, name="orders_freshness")
+    def orders_freshness(context: dg.AssetCheckExecutionContext, lake: LakeResource):
+        now = dt.datetime.now(dt.UTC)
+        for slug in slugs:
+            name = freshness_check_name(slug)
+            if (
+                dg.AssetCheckKey(dg.AssetKey("orders"), name)
+                not in context.selected_asset_check_keys
+            ):
+                continue
+            synced = last_synced(lake.lake(), slug)
+            age = None if synced is None else now - synced
+            yield dg.AssetCheckResult(
+                check_name=name,
+                asset_key="orders",
+                passed=age is not None and age <= max_age,
+                metadata={
+                    "store": slug,
+                    "last_synced": str(synced) if synced else "never",
+                    "age_minutes": round(age.total_seconds() / 60, 1) if age else -1,
+                },
+            )
+
+    return orders_freshness

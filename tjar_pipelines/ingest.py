@@ -1,0 +1,251 @@
+"""Reads a store through the client and writes lake slices: the work behind the assets.
+
+No Dagster here; the assets call these functions and report what they return.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
+
+import duckdb
+
+from tjar_pipelines.client import Order, TjarClient
+from tjar_pipelines.lake.files import Lake
+from tjar_pipelines.lake.tables import orders_table, products_table
+
+log = logging.getLogger("tjar_pipelines.ingest")
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """One list scan: the days asked for, the orders kept, and what the store reported."""
+
+    first: dt.date
+    last: dt.date
+    rows: int
+    reported_total: int | None
+
+
+@dataclass(slots=True)
+class SyncReport:
+    """What one sync of one store did, for run metadata and checks."""
+
+    store: str
+    rows: dict[str, int] = field(default_factory=dict)
+    day_rows: dict[dt.date, int] = field(default_factory=dict)
+    windows: list[Window] = field(default_factory=list)
+    pages: int = 0
+    requests: int = 0
+    retries: int = 0
+    throttled: int = 0
+    outside_window: int = 0
+    seconds: float = 0.0
+    preview: list[dict[str, object]] = field(default_factory=list)
+
+
+def day_ranges(days: Iterable[dt.date]) -> list[tuple[dt.date, dt.date]]:
+    """Contiguous ``(first, last)`` runs of the given days, in order."""
+    ranges: list[tuple[dt.date, dt.date]] = []
+    for day in sorted(set(days)):
+        if ranges and ranges[-1][1] + dt.timedelta(days=1) == day:
+            ranges[-1] = (ranges[-1][0], day)
+        else:
+            ranges.append((day, day))
+    return ranges
+
+
+def _days(first: dt.date, last: dt.date) -> list[dt.date]:
+    return [first + dt.timedelta(days=n) for n in range((last - first).days + 1)]
+
+
+def sync_order_days(
+    client: TjarClient, lake: Lake, days: Sequence[dt.date], *, max_window_days: int = 31
+) -> SyncReport:
+    """Replaces the ``orders`` and ``order_items`` slices of ``days`` for the client's store.
+
+    Days are read in contiguous windows of at most ``max_window_days`` (one list scan each),
+    and every day of a window is written, empty or not, once the whole window has been read:
+    a failure leaves every slice of that window as it was.
+    """
+    started = time.perf_counter()
+    report = SyncReport(store=client.store)
+    before = (client.stats.requests, client.stats.retries, client.stats.throttled)
+    synced_at = dt.datetime.now(dt.UTC)
+    windows = [
+        (chunk[0], chunk[-1])
+        for first, last in day_ranges(days)
+        for chunk in _chunks(_days(first, last), max_window_days)
+    ]
+    for first, last in windows:
+        by_day: dict[dt.date, list[Order]] = {day: [] for day in _days(first, last)}
+        undated: set[str] = set()
+        for order in client.iter_orders(first, last):
+            if order.order_date is None:
+                undated.add(order.identifier)
+            elif order.order_date in by_day:
+                by_day[order.order_date].append(order)
+            else:
+                report.outside_window += 1
+        scan = client.last_scan
+        if undated:
+            _place_undated(client, by_day, undated)
+        kept = sum(len(v) for v in by_day.values())
+        report.windows.append(Window(first, last, kept, scan.reported_total if scan else None))
+        report.pages += scan.pages if scan else 0
+        for day, orders in by_day.items():
+            orders_t, items_t = orders_table(orders, synced_at)
+            lake.write_slice("orders", orders_t, client.store, day)
+            lake.write_slice("order_items", items_t, client.store, day)
+            report.day_rows[day] = orders_t.num_rows
+            report.rows["orders"] = report.rows.get("orders", 0) + orders_t.num_rows
+            report.rows["order_items"] = report.rows.get("order_items", 0) + items_t.num_rows
+            if len(report.preview) < 5:
+                report.preview += [_preview(o) for o in orders[: 5 - len(report.preview)]]
+    if report.outside_window:
+        log.warning(
+            "store %s: %d orders listed for %s..%s were created on other local days; check "
+            "the store's timezone in the registry",
+            client.store,
+            report.outside_window,
+            windows[0][0] if windows else "?",
+            windows[-1][1] if windows else "?",
+        )
+    _finish(report, client, before, started)
+    return report
+
+
+def _place_undated(
+    client: TjarClient, by_day: dict[dt.date, list[Order]], undated: set[str]
+) -> None:
+    """The store sent orders without ``created_at``: re-read day by day to learn their day."""
+    log.warning(
+        "store %s: %d orders came without created_at; reading %d days one by one to place them",
+        client.store,
+        len(undated),
+        len(by_day),
+    )
+    for day in by_day:
+        for order in client.iter_orders(day, day):
+            if order.identifier in undated and order.created_at is None:
+                by_day[day].append(replace(order, order_date=day))
+                undated.discard(order.identifier)
+    if undated:
+        raise RuntimeError(
+            f"store {client.store}: orders {sorted(undated)[:5]} have no created_at and could "
+            "not be placed on a day; nothing was written for these days"
+        )
+
+
+def sync_products(client: TjarClient, lake: Lake) -> SyncReport:
+    """Replaces the store's ``products`` slice with its whole catalogue."""
+    started = time.perf_counter()
+    report = SyncReport(store=client.store)
+    before = (client.stats.requests, client.stats.retries, client.stats.throttled)
+    products = list(client.iter_products())
+    table = products_table(products, dt.datetime.now(dt.UTC))
+    lake.write_slice("products", table, client.store)
+    scan = client.last_scan
+    report.rows["products"] = table.num_rows
+    report.pages = scan.pages if scan else 0
+    report.windows.append(
+        Window(dt.date.min, dt.date.max, table.num_rows, scan.reported_total if scan else None)
+    )
+    report.preview = [
+        {
+            "identifier": p.identifier,
+            "name_en": p.name_en,
+            "name_ar": p.name_ar,
+            "price": str(p.price),
+        }
+        for p in products[:5]
+    ]
+    _finish(report, client, before, started)
+    return report
+
+
+def _finish(
+    report: SyncReport, client: TjarClient, before: tuple[int, int, int], started: float
+) -> None:
+    report.requests = client.stats.requests - before[0]
+    report.retries = client.stats.retries - before[1]
+    report.throttled = client.stats.throttled - before[2]
+    report.seconds = time.perf_counter() - started
+
+
+def _preview(order: Order) -> dict[str, object]:
+    return {
+        "identifier": order.identifier,
+        "order_date": str(order.order_date),
+        "status": order.status,
+        "total_amount": str(order.total_amount),
+        "items": len(order.items),
+    }
+
+
+def _chunks(days: list[dt.date], size: int) -> list[list[dt.date]]:
+    return [days[n : n + size] for n in range(0, len(days), size)]
+
+
+DAILY_SALES_SQL = """
+    WITH o AS (SELECT * FROM read_parquet($orders, union_by_name = true) WHERE store = $store),
+         i AS (SELECT * FROM read_parquet($items, union_by_name = true) WHERE store = $store),
+         items_per_order AS (
+             SELECT order_identifier, sum(qty) AS qty FROM i GROUP BY order_identifier)
+    SELECT o.store,
+           o.order_date,
+           count(*) FILTER (WHERE NOT cancelled) AS orders,
+           coalesce(sum(total_amount) FILTER (WHERE NOT cancelled), 0)::DECIMAL(18,2) AS revenue,
+           coalesce(sum(q.qty) FILTER (WHERE NOT cancelled), 0)::BIGINT AS items_sold,
+           round(coalesce(sum(total_amount) FILTER (WHERE NOT cancelled), 0)
+                 / greatest(count(*) FILTER (WHERE NOT cancelled), 1), 2)::DECIMAL(18,2)
+               AS avg_order_value,
+           count(*) FILTER (WHERE cancelled) AS cancelled_orders
+    FROM (SELECT *, lower(coalesce(status, '')) IN ('cancelled', 'canceled') AS cancelled FROM o) o
+    LEFT JOIN items_per_order q ON q.order_identifier = o.identifier
+    WHERE o.order_date IS NOT NULL
+    GROUP BY ALL
+    ORDER BY o.order_date
+"""
+
+PRODUCT_SALES_SQL = """
+    WITH o AS (SELECT * FROM read_parquet($orders, union_by_name = true) WHERE store = $store),
+         i AS (SELECT * FROM read_parquet($items, union_by_name = true) WHERE store = $store)
+    SELECT i.store,
+           i.product_id,
+           arg_max(i.name, i.order_date) AS name,
+           count(DISTINCT i.order_identifier) AS orders,
+           coalesce(sum(i.qty), 0)::BIGINT AS qty_sold,
+           coalesce(sum(i.subtotal), 0)::DECIMAL(18,2) AS revenue,
+           min(i.order_date) AS first_sold,
+           max(i.order_date) AS last_sold
+    FROM i JOIN o ON o.identifier = i.order_identifier
+    WHERE lower(coalesce(o.status, '')) NOT IN ('cancelled', 'canceled')
+    GROUP BY ALL
+    ORDER BY revenue DESC
+"""
+
+
+def build_sales(lake: Lake, store: str, table: str) -> SyncReport:
+    """Recomputes ``daily_sales`` or ``product_sales`` of a store from its lake slices."""
+    started = time.perf_counter()
+    sql = {"daily_sales": DAILY_SALES_SQL, "product_sales": PRODUCT_SALES_SQL}[table]
+    orders_glob = str(lake.table_dir("orders") / f"store={store}" / "**" / "*.parquet")
+    items_glob = str(lake.table_dir("order_items") / f"store={store}" / "**" / "*.parquet")
+    lake.ensure()
+    with duckdb.connect() as con:
+        params = {
+            "orders": [orders_glob, str(lake.table_dir("orders") / "_schema.parquet")],
+            "items": [items_glob, str(lake.table_dir("order_items") / "_schema.parquet")],
+            "store": store,
+        }
+        result = con.execute(sql, params).to_arrow_table()
+    assert result is not None
+    lake.write_slice(table, result, store)
+    report = SyncReport(store=store, rows={table: result.num_rows})
+    report.preview = result.slice(max(0, result.num_rows - 7)).to_pylist()
+    report.seconds = time.perf_counter() - started
+    return report

@@ -1,0 +1,110 @@
+"""Schedules covering every store of the registry, with run keys derived from the tick time."""
+
+from __future__ import annotations
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+import dagster as dg
+
+from tjar_pipelines.assets.orders import MAX_DAYS_PER_RUN
+from tjar_pipelines.jobs import orders_job, products_job, sales_job
+from tjar_pipelines.settings import Settings
+from tjar_pipelines.stores import Registry, Store
+
+RANGE_START = "dagster/asset_partition_range_start"
+RANGE_END = "dagster/asset_partition_range_end"
+
+
+def order_day_key(day: dt.date, slug: str) -> str:
+    return dg.MultiPartitionKey({"date": day.isoformat(), "store": slug})
+
+
+def order_run_requests(
+    registry: Registry, tick: dt.datetime, days_back: int, kind: str
+) -> list[dg.RunRequest]:
+    """One run per store (or per month of days) covering the store's today and ``days_back``."""
+    requests = []
+    for store in registry.stores:
+        today = tick.astimezone(ZoneInfo(store.timezone)).date()
+        first = max(today - dt.timedelta(days=days_back), store.start_date)
+        for start, end in _chunks(first, today):
+            requests.append(_order_request(store, start, end, f"{kind}:{tick.isoformat()}"))
+    return requests
+
+
+def _chunks(first: dt.date, last: dt.date) -> list[tuple[dt.date, dt.date]]:
+    chunks = []
+    while first <= last:
+        end = min(last, first + dt.timedelta(days=MAX_DAYS_PER_RUN - 1))
+        chunks.append((first, end))
+        first = end + dt.timedelta(days=1)
+    return chunks
+
+
+def _order_request(store: Store, first: dt.date, last: dt.date, tick: str) -> dg.RunRequest:
+    run_key = f"{tick}:{store.slug}:{first}:{last}"
+    if first == last:
+        return dg.RunRequest(run_key=run_key, partition_key=order_day_key(first, store.slug))
+    return dg.RunRequest(
+        run_key=run_key,
+        tags={
+            RANGE_START: order_day_key(first, store.slug),
+            RANGE_END: order_day_key(last, store.slug),
+        },
+    )
+
+
+def store_run_requests(registry: Registry, tick: dt.datetime, kind: str) -> list[dg.RunRequest]:
+    return [
+        dg.RunRequest(run_key=f"{kind}:{tick.isoformat()}:{s.slug}", partition_key=s.slug)
+        for s in registry.stores
+    ]
+
+
+def build_schedules(registry: Registry, settings: Settings) -> list[dg.ScheduleDefinition]:
+    @dg.schedule(
+        job=orders_job,
+        cron_schedule="5 * * * *",
+        name="orders_hourly",
+        description=f"Every hour: each store's today and the {settings.lookback_days} days "
+        "before it (updates to older orders are only found by re-reading them).",
+    )
+    def orders_hourly(context: dg.ScheduleEvaluationContext) -> list[dg.RunRequest]:
+        return order_run_requests(
+            registry, context.scheduled_execution_time, settings.lookback_days, "hourly"
+        )
+
+    @dg.schedule(
+        job=orders_job,
+        cron_schedule="30 0 * * *",
+        execution_timezone="Asia/Riyadh",
+        name="orders_nightly_reconciliation",
+        description=f"Every night: each store's last {settings.reconcile_days} days, to catch "
+        "late status and payment changes.",
+    )
+    def orders_nightly(context: dg.ScheduleEvaluationContext) -> list[dg.RunRequest]:
+        return order_run_requests(
+            registry, context.scheduled_execution_time, settings.reconcile_days, "nightly"
+        )
+
+    @dg.schedule(
+        job=products_job,
+        cron_schedule="0 3 * * *",
+        execution_timezone="Asia/Riyadh",
+        name="products_daily",
+        description="Every day: each store's whole catalogue.",
+    )
+    def products_daily(context: dg.ScheduleEvaluationContext) -> list[dg.RunRequest]:
+        return store_run_requests(registry, context.scheduled_execution_time, "products")
+
+    @dg.schedule(
+        job=sales_job,
+        cron_schedule="35 * * * *",
+        name="sales_hourly",
+        description="Every hour, after the orders sync: daily_sales and product_sales per store.",
+    )
+    def sales_hourly(context: dg.ScheduleEvaluationContext) -> list[dg.RunRequest]:
+        return store_run_requests(registry, context.scheduled_execution_time, "sales")
+
+    return [orders_hourly, orders_nightly, products_daily, sales_hourly]

@@ -1,0 +1,46 @@
+"""The one place that reads the process environment for configuration (not secrets)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Where the registry and the data live, and how far the hourly sync looks back.
+
+    Attributes:
+        stores_file: The store registry (``TJAR_STORES_FILE``, default ``stores.yaml``).
+        data_dir: Lake and database root (``TJAR_DATA_DIR``, default ``data``).
+        lookback_days: Days before today the hourly sync re-reads (``TJAR_LOOKBACK_DAYS``, 3).
+        reconcile_days: Days the nightly reconciliation re-reads (``TJAR_RECONCILE_DAYS``, 30).
+    """
+
+    stores_file: Path
+    data_dir: Path
+    lookback_days: int = 3
+    reconcile_days: int = 30
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        return cls(
+            stores_file=Path(os.environ.get("TJAR_STORES_FILE", "stores.yaml")),
+            data_dir=Path(os.environ.get("TJAR_DATA_DIR", "data")),
+            lookback_days=_int_env("TJAR_LOOKBACK_DAYS", 3),
+            reconcile_days=_int_env("TJAR_RECONCILE_DAYS", 30),
+        )
+
+
+def _int_env(name: str, default: int) -> int:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError as exc:
+        raise ValueError(f"{name}={raw!r} must be a whole number of days") from exc
+    if value < 0:
+        raise ValueError(f"{name} must not be negative")
+    return value
