@@ -4,7 +4,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint typecheck pytest install install-dev simulator dev clean
+.PHONY: demo demo-ui test lint typecheck pytest install install-dev simulator dev clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is needed, found " + sys.version' 
@@ -40,8 +40,17 @@ test: lint typecheck pytest
 simulator: install
 	$(BIN)/tjar-pipelines simulator
 
-dev: install-dev
+dev: install
 	$(BIN)/dagster dev -w workspace.yaml
+
+# The Dagster UI on the demo's stores: serves them again and loads data/demo/stores.yaml.
+demo-ui: install
+	@test -f data/demo/demo.env || $(MAKE) demo
+	set -a; . data/demo/demo.env; set +a; \
+	$(BIN)/tjar-pipelines simulator --port 8765 --orders 2000 & sim=$$!; \
+	trap 'kill $$sim' EXIT INT TERM; \
+	DAGSTER_HOME=$${DAGSTER_HOME:-$$PWD/data/demo/dagster_home}; mkdir -p $$DAGSTER_HOME; \
+	DAGSTER_HOME=$$DAGSTER_HOME $(BIN)/dagster dev -w workspace.yaml
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -4,8 +4,6 @@ Each check reads back what is stored (not what was meant to be stored) for exact
 partitions of the run, and names those partitions in its metadata.
 """
 
-from __future__ import annotations
-
 import datetime as dt
 from collections.abc import Mapping, Sequence
 
@@ -60,8 +58,7 @@ def _query(files: list[str], sql: str) -> tuple[int, ...]:
     if not files:
         return (0, 0, 0)
     with duckdb.connect() as con:
-        row = con.execute(sql.replace("$files", "read_parquet($f)"), {"f": files}).fetchone()
-    assert row is not None
+        [row] = con.execute(sql.replace("$files", "read_parquet($f)"), {"f": files}).fetchall()
     return tuple(int(v or 0) for v in row)
 
 

@@ -10,12 +10,13 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from tjar_pipelines import __version__, demo
+from tjar_pipelines import __version__, demo, sync
 from tjar_pipelines.simulator import command as simulator_command
 
 COMMANDS = {
     "simulator": (simulator_command, "serve the local Tjar simulator"),
     "demo": (demo, "serve the demo stores in the simulator and sync them"),
+    "sync": (sync, "sync stores into the lake and DuckDB now"),
 }
 
 

@@ -1,103 +1,120 @@
-"""Start the built-in simulator with a few demo stores and sync all of them through the client.
+"""Serve a few demo stores in the simulator and sync their last 30 days with the Dagster jobs.
 
-Every store's whole order history and catalogue is read, exactly as the pipeline reads a real
-store, and a summary per store is printed. No real store or API key is needed.
+Writes a demo store registry to ``{data_dir}/stores.yaml`` (keys in ``{data_dir}/demo.env``),
+runs ``tjar-pipelines sync`` against it, checks the result against the simulator, and prints
+the row count of every relation and an example query. ``make demo-ui`` then serves the same
+stores and opens the Dagster UI on the same registry and data.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
-import logging
+import os
 import sys
-import time
-from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from decimal import Decimal
+from pathlib import Path
 
-from tjar_pipelines.client import ClientSettings, Secret, StoreConnection, TjarClient, TjarError
+import yaml
+
 from tjar_pipelines.simulator import SimulatorConfig, SimulatorServer, StoreSpec, demo_stores
 
-
-@dataclass(frozen=True, slots=True)
-class StoreSummary:
-    slug: str
-    orders: int
-    items: int
-    products: int
-    revenue: Decimal
-    first_day: dt.date | None
-    last_day: dt.date | None
-    seconds: float
+DEMO_PORT = 8765
+EXAMPLE_QUERY = """SELECT store, sum(revenue) AS revenue_sar, sum(orders) AS orders
+FROM daily_sales WHERE order_date >= current_date - 7 GROUP BY store ORDER BY store"""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--stores", type=int, default=3, help="number of demo stores")
     parser.add_argument("--orders", type=int, default=2000, help="orders per demo store")
+    parser.add_argument("--days", type=int, default=30, help="days of orders to sync")
+    parser.add_argument("--data-dir", default="data/demo", help="where the demo writes")
+    parser.add_argument("--port", type=int, default=DEMO_PORT, help="simulator port (0 = any)")
 
 
-def sync_store(server: SimulatorServer, spec: StoreSpec) -> StoreSummary:
-    """Reads one simulated store completely, as the pipeline would."""
-    connection = StoreConnection(
-        slug=spec.slug,
-        base_url=server.base_url(spec.slug),
-        api_key=Secret(spec.api_key),
-        timezone=spec.timezone,
-    )
-    started = time.perf_counter()
-    with TjarClient(connection, ClientSettings(requests_per_second=500, burst=50)) as client:
-        today = client.store_today()
-        first = today - dt.timedelta(days=spec.history_days + 1)
-        orders = items = 0
-        revenue = Decimal(0)
-        days: list[dt.date] = []
-        for order in client.iter_orders(first, today):
-            orders += 1
-            items += len(order.items)
-            revenue += order.total_amount or 0
-            if order.order_date:
-                days.append(order.order_date)
-        products = sum(1 for _ in client.iter_products())
-    return StoreSummary(
-        spec.slug,
-        orders,
-        items,
-        products,
-        revenue,
-        min(days, default=None),
-        max(days, default=None),
-        time.perf_counter() - started,
-    )
+def key_env(slug: str) -> str:
+    return f"TJAR_{slug.upper().replace('-', '_')}_API_KEY"
 
 
-def format_table(rows: Sequence[StoreSummary]) -> str:
-    header = f"{'store':<10} {'orders':>7} {'items':>7} {'products':>8} {'revenue SAR':>14}  days"
-    lines = [
-        f"{r.slug:<10} {r.orders:>7} {r.items:>7} {r.products:>8} {r.revenue:>14,.2f}  "
-        f"{r.first_day} .. {r.last_day}  ({r.seconds:.2f}s)"
-        for r in rows
+def write_registry(
+    server: SimulatorServer, specs: tuple[StoreSpec, ...], data_dir: Path, start: dt.date
+) -> Path:
+    """The demo's ``stores.yaml`` and ``demo.env``, pointing at the running simulator."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    entries = [
+        {
+            "slug": s.slug,
+            "domain": s.domain,
+            "api_key_env": key_env(s.slug),
+            "base_url": server.base_url(s.slug),
+            "timezone": s.timezone,
+            "language": "en",
+            "start_date": start.isoformat(),
+        }
+        for s in specs
     ]
-    return "\n".join([header, "-" * len(header), *lines])
+    path = data_dir / "stores.yaml"
+    path.write_text(yaml.safe_dump({"stores": entries}, sort_keys=False))
+    env = [f"{key_env(s.slug)}={s.api_key}" for s in specs]
+    env += [f"TJAR_STORES_FILE={path.absolute()}", f"TJAR_DATA_DIR={data_dir.absolute()}"]
+    (data_dir / "demo.env").write_text("\n".join(env) + "\n")
+    return path
+
+
+def expected_orders(server: SimulatorServer, spec: StoreSpec, first: dt.date) -> int:
+    store = server.simulator.stores[spec.slug]
+    return sum(
+        1
+        for epoch in list(store.created)
+        if dt.datetime.fromtimestamp(epoch, store.zone).date() >= first
+    )
 
 
 def run(args: argparse.Namespace) -> int:
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    from tjar_pipelines import sync
+    from tjar_pipelines.lake.files import Lake
+    from tjar_pipelines.lake.warehouse import Warehouse
+
     specs = demo_stores(args.stores, orders=args.orders)
-    started = time.perf_counter()
-    with SimulatorServer(SimulatorConfig(stores=specs)) as server:
-        print(f"Simulator with {len(specs)} demo stores on {server.url}", flush=True)
+    data_dir = Path(args.data_dir)
+    first = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=args.days - 1)
+    try:
+        server = SimulatorServer(SimulatorConfig(stores=specs), port=args.port)
+    except OSError:
+        server = SimulatorServer(SimulatorConfig(stores=specs), port=0)
+    with server:
+        print(f"Simulator with {len(specs)} demo stores on {server.url}")
+        registry = write_registry(server, specs, data_dir, first)
+        saved = dict(os.environ)
         try:
-            with ThreadPoolExecutor(max_workers=len(specs)) as pool:
-                rows = list(pool.map(lambda spec: sync_store(server, spec), specs))
-        except TjarError as exc:
-            print(f"demo failed: {exc}", file=sys.stderr)
-            return 1
-    print(format_table(rows))
-    total = sum(r.orders for r in rows)
-    print(f"Synced {total} orders of {len(rows)} stores in {time.perf_counter() - started:.2f}s")
-    expected = sum(s.orders for s in specs)
-    if total != expected:
-        print(f"demo failed: expected {expected} orders, read {total}", file=sys.stderr)
+            for line in (data_dir / "demo.env").read_text().splitlines():
+                name, value = line.split("=", 1)
+                os.environ[name] = value
+            code = sync.run(
+                argparse.Namespace(store=[], first=first, last=None, assets=",".join(sync.ASSETS))
+            )
+        finally:
+            os.environ.clear()
+            os.environ.update(saved)
+        expected = {s.slug: expected_orders(server, s, first) for s in specs}
+    if code != 0:
+        return code
+    with Warehouse(Lake(data_dir)).connect() as con:
+        print("\nRelations in", data_dir / "tjar.duckdb")
+        for table in sync.ASSETS:
+            [(count,)] = con.execute(f"SELECT count(*) FROM {table}").fetchall()
+            print(f"  {table:<14}{count:>8} rows")
+        stored = dict(con.execute("SELECT store, count(*) FROM orders GROUP BY store").fetchall())
+        print(f"\nExample query:\n{EXAMPLE_QUERY}\n")
+        print(con.sql(EXAMPLE_QUERY))
+    if stored != expected:
+        print(
+            f"demo failed: DuckDB holds {stored} orders, the stores hold {expected}",
+            file=sys.stderr,
+        )
         return 1
+    print(f"Every order of the simulator is in DuckDB ({sum(expected.values())} orders).")
+    print(
+        f"Explore it: duckdb -readonly {data_dir}/tjar.duckdb, or `make demo-ui` for the "
+        f"Dagster UI on the same stores (registry {registry})."
+    )
     return 0

@@ -242,7 +242,7 @@ def build_sales(lake: Lake, store: str, table: str) -> SyncReport:
             "items": [items_glob, str(lake.table_dir("order_items") / "_schema.parquet")],
             "store": store,
         }
-        result = con.execute(sql, params).to_arrow_table()
+        result = con.sql(sql, params=params).to_arrow_table()
     assert result is not None
     lake.write_slice(table, result, store)
     report = SyncReport(store=store, rows={table: result.num_rows})

@@ -1,7 +1,5 @@
 """Schedules covering every store of the registry, with run keys derived from the tick time."""
 
-from __future__ import annotations
-
 import datetime as dt
 from zoneinfo import ZoneInfo
 

@@ -7,11 +7,13 @@ import pytest
 from tjar_pipelines.cli import main
 
 
-def test_demo_syncs_every_demo_store(capsys):
-    assert main(["demo", "--stores", "2", "--orders", "150"]) == 0
+def test_demo_syncs_every_demo_store(capsys, tmp_path):
+    args = ["demo", "--stores", "2", "--orders", "150", "--data-dir", str(tmp_path), "--port", "0"]
+    assert main(args) == 0
     out = capsys.readouterr().out
-    assert "demo-1" in out and "demo-2" in out
-    assert "Synced 300 orders of 2 stores" in out
+    assert "2 of 2 runs" not in out and "6 of 6 runs succeeded" in out
+    assert "Every order of the simulator is in DuckDB" in out
+    assert (tmp_path / "tjar.duckdb").exists() and (tmp_path / "stores.yaml").exists()
 
 
 def test_simulator_rejects_bad_settings(capsys):
@@ -23,5 +25,3 @@ def test_unknown_command_is_a_usage_error():
     with pytest.raises(SystemExit) as exit_info:
         main(["frobnicate"])
     assert exit_info.value.code == 2
-
-

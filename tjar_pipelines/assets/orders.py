@@ -1,7 +1,5 @@
 """``orders`` and ``order_items``: partitioned by store and store-local day, read together."""
 
-from __future__ import annotations
-
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterator, Sequence

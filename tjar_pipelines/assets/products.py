@@ -1,7 +1,5 @@
 """``products``: each store's whole catalogue, partitioned by store."""
 
-from __future__ import annotations
-
 from collections.abc import Iterator
 
 import dagster as dg

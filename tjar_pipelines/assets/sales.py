@@ -1,6 +1,6 @@
 """Analyst assets: ``daily_sales`` and ``product_sales`` per store, computed from the lake."""
 
-from __future__ import annotations
+import warnings
 
 import dagster as dg
 
@@ -8,11 +8,16 @@ from tjar_pipelines.ingest import build_sales
 from tjar_pipelines.metadata import markdown_table
 from tjar_pipelines.resources import LakeResource
 
-BY_STORE = dg.MultiToSingleDimensionPartitionMapping(partition_dimension_name="store")
-UPSTREAM = [
-    dg.AssetDep("orders", partition_mapping=BY_STORE),
-    dg.AssetDep("order_items", partition_mapping=BY_STORE),
-]
+
+def upstream() -> list[dg.AssetDep]:
+    """The orders and order_items partitions of every day of the same store."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", dg.BetaWarning)  # stable in practice since 1.5
+        by_store = dg.MultiToSingleDimensionPartitionMapping(partition_dimension_name="store")
+    return [
+        dg.AssetDep("orders", partition_mapping=by_store),
+        dg.AssetDep("order_items", partition_mapping=by_store),
+    ]
 
 
 def _materialize(context: dg.AssetExecutionContext, lake: LakeResource, table: str):
@@ -44,7 +49,7 @@ def build_sales_assets(partitions: dg.StaticPartitionsDefinition) -> list[dg.Ass
         kinds={"duckdb", "parquet"},
         owners=["team:analytics"],
         partitions_def=partitions,
-        deps=UPSTREAM,
+        deps=upstream(),
     )
     def daily_sales(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
         return _materialize(context, lake, "daily_sales")
@@ -57,7 +62,7 @@ def build_sales_assets(partitions: dg.StaticPartitionsDefinition) -> list[dg.Ass
         kinds={"duckdb", "parquet"},
         owners=["team:analytics"],
         partitions_def=partitions,
-        deps=UPSTREAM,
+        deps=upstream(),
     )
     def product_sales(
         context: dg.AssetExecutionContext, lake: LakeResource

@@ -1,0 +1,176 @@
+"""Sync stores now, through the same Dagster definitions the UI and the schedules use.
+
+Orders are synced in runs of at most a month per store, then products, then the analyst assets.
+Runs go to the Dagster instance of DAGSTER_HOME when it is set (so they show in the UI), else
+to a throwaway one. Exits non-zero if any run failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import sys
+import time
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+ASSETS = ("orders", "order_items", "products", "daily_sales", "product_sales")
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    store: str
+    job: str
+    first: dt.date | None = None
+    last: dt.date | None = None
+
+    def label(self) -> str:
+        days = f" {self.first}..{self.last}" if self.first else ""
+        return f"{self.store:<12} {self.job:<13}{days}"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--store",
+        action="append",
+        default=[],
+        metavar="SLUG",
+        help="store to sync (repeatable; default: every store)",
+    )
+    parser.add_argument(
+        "--from",
+        dest="first",
+        type=dt.date.fromisoformat,
+        metavar="YYYY-MM-DD",
+        help="first day of orders (default: each store's start_date)",
+    )
+    parser.add_argument(
+        "--to",
+        dest="last",
+        type=dt.date.fromisoformat,
+        metavar="YYYY-MM-DD",
+        help="last day of orders (default: each store's today)",
+    )
+    parser.add_argument(
+        "--assets", default=",".join(ASSETS), help=f"comma-separated subset of {','.join(ASSETS)}"
+    )
+
+
+def plan(registry, stores: Sequence[str], assets: set[str], first, last, now) -> list[Step]:
+    """The runs that sync ``assets`` of ``stores``, in order."""
+    from tjar_pipelines.assets.orders import MAX_DAYS_PER_RUN
+
+    steps: list[Step] = []
+    for slug in stores:
+        store = registry.get(slug)
+        if assets & {"orders", "order_items"}:
+            start = first or store.start_date
+            end = last or now.astimezone(ZoneInfo(store.timezone)).date()
+            while start <= end:
+                chunk_end = min(end, start + dt.timedelta(days=MAX_DAYS_PER_RUN - 1))
+                steps.append(Step(slug, "orders_job", start, chunk_end))
+                start = chunk_end + dt.timedelta(days=1)
+        if "products" in assets:
+            steps.append(Step(slug, "products_job"))
+        if assets & {"daily_sales", "product_sales"}:
+            steps.append(Step(slug, "sales_job"))
+    return steps
+
+
+def run(args: argparse.Namespace) -> int:
+    import dagster as dg
+
+    from tjar_pipelines.definitions import build_definitions
+    from tjar_pipelines.schedules import RANGE_END, RANGE_START, order_day_key
+    from tjar_pipelines.settings import Settings
+    from tjar_pipelines.stores import RegistryError, load_registry
+
+    assets = {a.strip() for a in args.assets.split(",") if a.strip()}
+    if unknown := assets - set(ASSETS):
+        print(
+            f"sync: unknown assets {sorted(unknown)}; choose from {', '.join(ASSETS)}",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        settings = Settings.from_env()
+        registry = load_registry(settings.stores_file)
+        stores = args.store or registry.slugs
+        for slug in stores:
+            registry.get(slug)
+    except (RegistryError, ValueError) as exc:
+        print(f"sync: {exc}", file=sys.stderr)
+        return 2
+    defs = build_definitions(registry, settings)
+    instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else None
+    instance = instance or dg.DagsterInstance.ephemeral()
+    steps = plan(registry, stores, assets, args.first, args.last, dt.datetime.now(dt.UTC))
+    rows: dict[tuple[str, str], int] = defaultdict(int)
+    failed = 0
+    started = time.perf_counter()
+    print(f"Syncing {len(stores)} store(s) in {len(steps)} run(s) into {settings.data_dir}/")
+    for n, step in enumerate(steps, start=1):
+        job = defs.resolve_job_def(step.job)
+        selection = [dg.AssetKey(a) for a in sorted(assets)] if step.job == "sales_job" else None
+        kwargs: dict = {
+            "instance": instance,
+            "raise_on_error": False,
+            "run_config": {"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
+        }
+        if step.first and step.last:
+            kwargs["tags"] = {
+                RANGE_START: order_day_key(step.first, step.store),
+                RANGE_END: order_day_key(step.last, step.store),
+            }
+        else:
+            kwargs["partition_key"] = step.store
+        if selection:
+            kwargs["asset_selection"] = [
+                k for k in selection if k.path[0] in ("daily_sales", "product_sales")
+            ]
+        t0 = time.perf_counter()
+        result = job.execute_in_process(**kwargs)
+        took = time.perf_counter() - t0
+        counts = {}
+        for event in result.get_asset_materialization_events():
+            materialization = event.step_materialization_data.materialization
+            value = materialization.metadata.get("dagster/row_count")
+            count = int(getattr(value, "value", 0) or 0)
+            # A ranged run reports one event per partition, each with the run's totals.
+            counts[materialization.asset_key.path[-1]] = count
+        for table, count in counts.items():
+            rows[(step.store, table)] += count
+        if result.success:
+            shown = ", ".join(f"{k} {v}" for k, v in counts.items())
+            print(f"[{n}/{len(steps)}] {step.label()}  ok  {shown} ({took:.1f}s)", flush=True)
+        else:
+            failed += 1
+            print(f"[{n}/{len(steps)}] {step.label()}  FAILED: {_failure(result)}", flush=True)
+    print(_summary(rows, stores, assets))
+    print(
+        f"{len(steps) - failed} of {len(steps)} runs succeeded in "
+        f"{time.perf_counter() - started:.1f}s"
+    )
+    return 1 if failed else 0
+
+
+def _failure(result) -> str:
+    for event in result.all_events:
+        if event.is_step_failure and event.step_failure_data and event.step_failure_data.error:
+            error = event.step_failure_data.error
+            while (
+                error.cause is not None and "DagsterExecutionStepExecutionError" in error.cls_name
+            ):
+                error = error.cause
+            return f"{error.cls_name}: {error.message.strip()}"
+    return "run failed"
+
+
+def _summary(rows: dict[tuple[str, str], int], stores: Sequence[str], assets: set[str]) -> str:
+    tables = [a for a in ASSETS if a in assets]
+    header = f"{'store':<12}" + "".join(f"{t:>14}" for t in tables)
+    lines = [f"{s:<12}" + "".join(f"{rows.get((s, t), 0):>14}" for t in tables) for s in stores]
+    return "\n".join([header, "-" * len(header), *lines])
