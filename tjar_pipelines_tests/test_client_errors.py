@@ -296,3 +296,38 @@ def test_record_without_identifier_is_refused_not_dropped():
 def test_reversed_window_is_refused():
     with mock_client(Scripted(ok())) as client, pytest.raises(ValueError, match="store acme"):
         list(client.iter_orders(ANY_DAY, ANY_DAY.replace(day=1)))
+
+
+def test_exactly_one_page_of_arrivals_is_a_shift_not_an_error():
+    """Two new orders arrive between page 1 and page 2 (page size 2): page 2 repeats page 1."""
+    rows = [6, 5, 4, 3, 2, 1]
+    calls: list[int] = []
+
+    def shifting(request: httpx.Request) -> httpx.Response:
+        page = int(request.url.params["page"])
+        calls.append(page)
+        if len(calls) == 2:
+            rows[:0] = [8, 7]
+        ids = rows[(page - 1) * 2 : page * 2]
+        last = -(-len(rows) // 2)
+        return ok(orders_page(ids, page=page, last_page=last, total=len(rows)))
+
+    with mock_client(shifting) as client:
+        ids = [o.identifier for o in client.iter_orders(ANY_DAY, ANY_DAY)]
+    assert sorted(map(int, ids)) == [1, 2, 3, 4, 5, 6, 7, 8]
+
+
+def test_a_store_that_says_it_served_another_page_is_caught_at_once():
+    def stuck(request: httpx.Request) -> httpx.Response:
+        return ok(orders_page([1, 2], page=1, last_page=5, total=10))
+
+    with mock_client(stuck) as client, pytest.raises(TjarPaginationError, match="ignore"):
+        list(client.iter_orders(ANY_DAY, ANY_DAY))
+
+
+def test_missing_created_at_is_logged(caplog):
+    body = {"data": {"orders": [order_json(1, created_at=None)]}}
+    with mock_client(Scripted(ok(body), ok({"data": {"orders": []}}))) as client:
+        [order] = client.iter_orders(ANY_DAY, ANY_DAY)
+    assert order.order_date == ANY_DAY and order.created_at is None
+    assert "no readable created_at" in caplog.text

@@ -171,8 +171,20 @@ class TjarClient:
         }
         live = date_to >= self.store_today() - dt.timedelta(days=self.settings.live_window_days)
         fallback = date_from if date_from == date_to else None
+        undated = 0
         for item in self.iter_raw("/orders", "orders", params=params, live=live):
-            yield self._order(item, fallback)
+            order = self._order(item, fallback)
+            undated += order.created_at is None
+            yield order
+        if undated:
+            log.warning(
+                "store %s: %d orders of %s..%s have no readable created_at; their order_date is %s",
+                self.store,
+                undated,
+                date_from,
+                date_to,
+                f"the window's day {fallback}" if fallback else "unknown (None)",
+            )
 
     def get_order(self, order_identifier: str | int) -> Order:
         """One order by its ``identifier``.
@@ -274,25 +286,28 @@ class TjarClient:
             if live:
                 yield from read(True)
             return
-        if len(seen) >= totals.last:
-            return
-        if len(seen) >= totals.first:
-            yield from read(True)
-            return
-        for round_number in range(self.settings.max_consistency_rounds):
+        rounds = 0
+        while rounds < self.settings.max_consistency_rounds and (
+            totals.last is not None and len(seen) < totals.last
+        ):
+            # Everything that existed when the pass began was read: only arrivals are missing,
+            # and they sort to the head. Otherwise rows slipped past: read the head, then all.
+            complete = totals.first is not None and len(seen) >= totals.first
             log.info(
-                "store %s: %s changed while it was read (%d read, total %s); re-reading",
+                "store %s: %s changed while it was read (%d read, total %s); re-reading %s",
                 self.store,
                 path,
                 len(seen),
-                totals.first,
+                totals.last,
+                "the head" if complete or rounds == 0 else "everything",
             )
-            totals = yield from read(round_number == 0)
-            if totals.first is None or len(seen) >= totals.first:
-                return
+            totals = yield from read(complete or rounds == 0)
+            rounds += 1
+        if totals.first is None or len(seen) >= totals.first:
+            return
         problem = (
             f"read {len(seen)} distinct records but the store reports total {totals.first} "
-            f"after {self.settings.max_consistency_rounds} re-reads"
+            f"after {rounds} re-reads"
         )
         if self.settings.on_total_mismatch == "error":
             raise TjarPaginationError(
@@ -322,6 +337,7 @@ class TjarClient:
         requested = settings.per_page
         previous_ids: list[str] | None = None
         probe_size: int | None = None
+        repeats = 0
         totals = _Totals()
         for page_number in range(1, settings.max_pages + 1):
             query = {**params, settings.page_param: page_number, settings.per_page_param: requested}
@@ -348,9 +364,17 @@ class TjarClient:
                     seen.add(ident)
                     fresh += 1
                     yield item
-            if ids and ids == previous_ids:
+            # The same rows as the page before: either exactly a page of new records arrived
+            # (a legal shift) or the store ignores `page`. A store that reports which page it
+            # served settles it; otherwise only the latter keeps repeating.
+            repeats = repeats + 1 if ids and ids == previous_ids else 0
+            if page.current_page is not None:
+                ignored = repeats > 0 and page.current_page != page_number
+            else:
+                ignored = repeats >= 3
+            if ignored:
                 raise TjarPaginationError(
-                    f"page {page_number} holds the same records as page {page_number - 1}",
+                    f"page {page_number} holds the same records as the page before it",
                     store=self.store,
                     method="GET",
                     path=path,
