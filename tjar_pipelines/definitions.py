@@ -10,6 +10,7 @@ import datetime as dt
 
 import dagster as dg
 
+from tjar_pipelines.assets.failures import run_retry_policy
 from tjar_pipelines.assets.orders import build_order_assets
 from tjar_pipelines.assets.products import build_product_assets
 from tjar_pipelines.assets.sales import build_sales_assets
@@ -29,10 +30,11 @@ def build_definitions(
 ) -> dg.Definitions:
     """Everything Dagster needs for the stores of ``registry``."""
     by_store = store_partitions(registry)
+    retries = run_retry_policy(settings.run_retries)
     return dg.Definitions(
         assets=[
-            build_order_assets(store_day_partitions(registry)),
-            build_product_assets(by_store),
+            build_order_assets(store_day_partitions(registry), retries),
+            build_product_assets(by_store, retries),
             *build_sales_assets(by_store),
         ],
         asset_checks=[build_freshness_checks(registry.slugs, FRESHNESS)],

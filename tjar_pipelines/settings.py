@@ -16,12 +16,15 @@ class Settings:
         data_dir: Lake and database root (``TJAR_DATA_DIR``, default ``data``).
         lookback_days: Days before today the hourly sync re-reads (``TJAR_LOOKBACK_DAYS``, 3).
         reconcile_days: Days the nightly reconciliation re-reads (``TJAR_RECONCILE_DAYS``, 30).
+        run_retries: Dagster retries of a run that failed on transient trouble, after the
+            client's own retries (``TJAR_RUN_RETRIES``, 2).
     """
 
     stores_file: Path
     data_dir: Path
     lookback_days: int = 3
     reconcile_days: int = 30
+    run_retries: int = 2
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -30,6 +33,7 @@ class Settings:
             data_dir=Path(os.environ.get("TJAR_DATA_DIR", "data")),
             lookback_days=_int_env("TJAR_LOOKBACK_DAYS", 3),
             reconcile_days=_int_env("TJAR_RECONCILE_DAYS", 30),
+            run_retries=_int_env("TJAR_RUN_RETRIES", 2),
         )
 
 
@@ -40,7 +44,7 @@ def _int_env(name: str, default: int) -> int:
     try:
         value = int(raw)
     except ValueError as exc:
-        raise ValueError(f"{name}={raw!r} must be a whole number of days") from exc
+        raise ValueError(f"{name}={raw!r} must be a whole number") from exc
     if value < 0:
         raise ValueError(f"{name} must not be negative")
     return value

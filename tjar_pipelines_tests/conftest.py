@@ -4,8 +4,10 @@ import datetime as dt
 import random
 import threading
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
+import dagster as dg
 import httpx
 import pytest
 
@@ -174,3 +176,72 @@ def order_json(ident: int, **fields: Any) -> dict[str, Any]:
     }
     body.update(fields)
     return body
+
+
+class Pipeline:
+    """A store registry on a running simulator, its Dagster definitions and a temp data dir."""
+
+    def __init__(self, server: SimulatorServer, tmp: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        import yaml
+
+        self.server = server
+        self.data_dir = tmp / "data"
+        self.stores_file = tmp / "stores.yaml"
+        entries = []
+        for slug, store in server.simulator.stores.items():
+            env = f"TJAR_{slug.upper().replace('-', '_')}_API_KEY"
+            monkeypatch.setenv(env, store.spec.api_key)
+            entries.append(
+                {
+                    "slug": slug,
+                    "domain": store.spec.domain,
+                    "api_key_env": env,
+                    "base_url": server.base_url(slug),
+                    "timezone": store.spec.timezone,
+                    "start_date": "2026-04-01",
+                }
+            )
+        self.stores_file.write_text(yaml.safe_dump({"stores": entries}))
+        monkeypatch.setenv("TJAR_STORES_FILE", str(self.stores_file))
+        monkeypatch.setenv("TJAR_DATA_DIR", str(self.data_dir))
+        monkeypatch.setenv("TJAR_RUN_RETRIES", "0")
+        self.instance = dg.DagsterInstance.ephemeral()
+
+    def defs(self) -> dg.Definitions:
+        from tjar_pipelines.definitions import build_definitions
+        from tjar_pipelines.settings import Settings
+        from tjar_pipelines.stores import load_registry
+
+        settings = Settings(stores_file=self.stores_file, data_dir=self.data_dir, run_retries=0)
+        return build_definitions(load_registry(self.stores_file), settings)
+
+    def sync_orders(self, store: str, first: dt.date, last: dt.date, **kwargs: Any):
+        from tjar_pipelines.schedules import RANGE_END, RANGE_START, order_day_key
+
+        tags = {RANGE_START: order_day_key(first, store), RANGE_END: order_day_key(last, store)}
+        return (
+            self.defs()
+            .resolve_job_def("orders_job")
+            .execute_in_process(instance=self.instance, tags=tags, **kwargs)
+        )
+
+    def sync_store_job(self, job: str, store: str, **kwargs: Any):
+        return (
+            self.defs()
+            .resolve_job_def(job)
+            .execute_in_process(instance=self.instance, partition_key=store, **kwargs)
+        )
+
+    def query(self, sql: str, params: Any = None) -> list[tuple[Any, ...]]:
+        import duckdb
+
+        with duckdb.connect(str(self.data_dir / "tjar.duckdb"), read_only=True) as con:
+            return con.execute(sql, params).fetchall()
+
+
+@pytest.fixture
+def pipeline(simulator, tmp_path, monkeypatch) -> Callable[..., Pipeline]:
+    def make(config: SimulatorConfig | None = None, **kwargs: Any) -> Pipeline:
+        return Pipeline(simulator(config, **kwargs), tmp_path, monkeypatch)
+
+    return make

@@ -6,6 +6,7 @@ from collections.abc import Iterator, Sequence
 
 import dagster as dg
 
+from tjar_pipelines.assets.failures import no_retry_for_permanent_errors
 from tjar_pipelines.checks import ORDER_CHECKS, order_check_results
 from tjar_pipelines.ingest import sync_order_days
 from tjar_pipelines.metadata import sync_metadata
@@ -27,7 +28,9 @@ def days_by_store(
     return {store: sorted(days) for store, days in grouped.items()}
 
 
-def build_order_assets(partitions: dg.MultiPartitionsDefinition) -> dg.AssetsDefinition:
+def build_order_assets(
+    partitions: dg.MultiPartitionsDefinition, retry_policy: dg.RetryPolicy | None = None
+) -> dg.AssetsDefinition:
     @dg.multi_asset(
         name="tjar_orders",
         specs=[
@@ -53,9 +56,7 @@ def build_order_assets(partitions: dg.MultiPartitionsDefinition) -> dg.AssetsDef
         partitions_def=partitions,
         backfill_policy=dg.BackfillPolicy.multi_run(max_partitions_per_run=MAX_DAYS_PER_RUN),
         check_specs=ORDER_CHECKS,
-        retry_policy=dg.RetryPolicy(
-            max_retries=2, delay=30, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS
-        ),
+        retry_policy=retry_policy,
     )
     def tjar_orders(
         context: dg.AssetExecutionContext, tjar: TjarResource, lake: LakeResource
@@ -67,7 +68,7 @@ def build_order_assets(partitions: dg.MultiPartitionsDefinition) -> dg.AssetsDef
         reports = []
         for store, days in slices.items():
             context.log.info(f"store {store}: syncing {len(days)} day(s), {days[0]}..{days[-1]}")
-            with tjar.get_client(store) as client:
+            with no_retry_for_permanent_errors(), tjar.get_client(store) as client:
                 reports.append(sync_order_days(client, storage, days))
         yield dg.MaterializeResult(asset_key="orders", metadata=sync_metadata(reports, "orders"))
         yield dg.MaterializeResult(

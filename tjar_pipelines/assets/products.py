@@ -4,13 +4,16 @@ from collections.abc import Iterator
 
 import dagster as dg
 
+from tjar_pipelines.assets.failures import no_retry_for_permanent_errors
 from tjar_pipelines.checks import PRODUCT_CHECKS, product_check_results
 from tjar_pipelines.ingest import sync_products
 from tjar_pipelines.metadata import sync_metadata
 from tjar_pipelines.resources import LakeResource, TjarResource
 
 
-def build_product_assets(partitions: dg.StaticPartitionsDefinition) -> dg.AssetsDefinition:
+def build_product_assets(
+    partitions: dg.StaticPartitionsDefinition, retry_policy: dg.RetryPolicy | None = None
+) -> dg.AssetsDefinition:
     @dg.asset(
         name="products",
         description="One row per product per store: the store's catalogue as of the last sync.",
@@ -19,7 +22,7 @@ def build_product_assets(partitions: dg.StaticPartitionsDefinition) -> dg.Assets
         owners=["team:data-engineering"],
         partitions_def=partitions,
         check_specs=PRODUCT_CHECKS,
-        retry_policy=dg.RetryPolicy(max_retries=2, delay=30, backoff=dg.Backoff.EXPONENTIAL),
+        retry_policy=retry_policy,
     )
     def products(
         context: dg.AssetExecutionContext, tjar: TjarResource, lake: LakeResource
@@ -29,7 +32,7 @@ def build_product_assets(partitions: dg.StaticPartitionsDefinition) -> dg.Assets
         stores = list(context.partition_keys)
         reports = []
         for store in stores:
-            with tjar.get_client(store) as client:
+            with no_retry_for_permanent_errors(), tjar.get_client(store) as client:
                 reports.append(sync_products(client, storage))
         yield dg.MaterializeResult(metadata=sync_metadata(reports, "products"))
         yield from product_check_results(storage, stores)

@@ -47,8 +47,9 @@ class SimulatorServer:
         host: str = "127.0.0.1",
         port: int = 0,
         monotonic: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] | None = None,
     ) -> None:
-        self.simulator = Simulator(config, monotonic=monotonic)
+        self.simulator = Simulator(config, monotonic=monotonic, clock=clock)
         self._sock = bind(host, port)
         self.host, self.port = self._sock.getsockname()[:2]
         self._server = uvicorn_server(self.simulator)

@@ -1,0 +1,266 @@
+"""The Dagster assets end to end: simulator over HTTP, real Parquet and DuckDB in temp dirs."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import subprocess
+import sys
+import time
+from decimal import Decimal
+from pathlib import Path
+
+import dagster as dg
+
+from tjar_pipelines.simulator import Faults
+from tjar_pipelines.simulator.store import FIRST_ORDER_ID
+from tjar_pipelines_tests.conftest import ANCHOR, expected_ids, sim_config, spec
+
+FIRST, LAST = dt.date(2026, 4, 15), dt.date(2026, 5, 11)
+
+
+def stored_orders(p, store: str) -> dict[str, tuple]:
+    rows = p.query(
+        "SELECT identifier, status, total_amount, order_date, item_count FROM orders "
+        "WHERE store = ?",
+        [store],
+    )
+    return {r[0]: r[1:] for r in rows}
+
+
+def test_full_sync_equals_the_simulator(pipeline):
+    p = pipeline(
+        sim_config(spec("acme", money_as_strings=True), spec("zen", timezone="Asia/Dubai"))
+    )
+    for store in ("acme", "zen"):
+        assert p.sync_orders(store, FIRST, LAST).success
+        assert p.sync_store_job("products_job", store).success
+        assert p.sync_store_job("sales_job", store).success
+    for store in ("acme", "zen"):
+        sim = p.server.simulator.stores[store]
+        got = stored_orders(p, store)
+        assert set(got) == expected_ids(p.server, store, FIRST, LAST)
+        for ident, (status, total, day, items) in got.items():
+            truth = sim.order(int(ident) - FIRST_ORDER_ID, "en")
+            assert status == truth["status"]["value"]
+            assert total == Decimal(str(truth["total_amount"])).quantize(Decimal("0.01"))
+            assert day == dt.date.fromisoformat(truth["created_at"][:10])
+            assert items == len(truth["order_details"])
+        [(lines,)] = p.query("SELECT count(*) FROM order_items WHERE store = ?", [store])
+        assert lines == sum(
+            len(sim.order(int(i) - FIRST_ORDER_ID, "en")["order_details"]) for i in got
+        )
+        products = p.query("SELECT identifier, price FROM products WHERE store = ?", [store])
+        assert len(products) == 25
+    # one row per (store, identifier), everywhere
+    assert p.query("SELECT count(*) - count(DISTINCT (store, identifier)) FROM orders") == [(0,)]
+    daily = p.query(
+        "SELECT sum(orders) + sum(cancelled_orders) FROM daily_sales WHERE store='acme'"
+    )
+    assert daily == [(len(stored_orders(p, "acme")),)]
+    types = dict(
+        p.query(
+            "SELECT column_name, data_type FROM information_schema.columns "
+            "WHERE table_name = 'orders'"
+        )
+    )
+    assert types["total_amount"] == "DECIMAL(18,2)"
+    assert types["created_at"] == "TIMESTAMP WITH TIME ZONE" and types["raw"] == "JSON"
+
+
+def test_rerunning_a_partition_changes_nothing(pipeline):
+    p = pipeline()
+    day = dt.date(2026, 5, 2)
+    columns = "identifier, status, total_amount, created_at, updated_at, raw::VARCHAR"
+    results = []
+    for _ in range(3):
+        assert p.sync_orders("acme", day, day).success
+        results.append(sorted(p.query(f"SELECT {columns} FROM orders")))
+    assert results[0] == results[1] == results[2]
+    assert len(results[0]) == len(expected_ids(p.server, "acme", day, day)) > 0
+
+
+def test_order_at_local_midnight_lands_on_its_local_day(pipeline):
+    riyadh = dt.timezone(dt.timedelta(hours=3))
+    last_second = dt.datetime(2026, 5, 10, 23, 59, 59, tzinfo=riyadh)
+    p = pipeline(sim_config(anchor=last_second.astimezone(dt.UTC)))
+    store = p.server.simulator.stores["acme"]
+    late = store.create_order(last_second.timestamp())
+    early = store.create_order(last_second.timestamp() + 1)
+    assert p.sync_orders("acme", dt.date(2026, 5, 10), dt.date(2026, 5, 11)).success
+    placed = dict(p.query("SELECT identifier, order_date FROM orders"))
+    assert placed[str(late)] == dt.date(2026, 5, 10)
+    assert placed[str(early)] == dt.date(2026, 5, 11)
+    [(created,)] = p.query("SELECT created_at FROM orders WHERE identifier = ?", [str(late)])
+    assert created == last_second
+
+
+def test_arabic_and_unknown_fields_survive_in_raw(pipeline, monkeypatch):
+    p = pipeline(sim_config(faults=Faults(extra_fields=True), default_language="ar"))
+    day = dt.date(2026, 5, 3)
+    assert p.sync_orders("acme", day, day).success
+    rows = p.query(
+        "SELECT raw->>'country', raw->'x_added_later'->>'note', customer_name FROM orders"
+    )
+    assert rows and all(note == "unknown field" for _, note, _ in rows)
+    assert {country for country, _, _ in rows} <= {"Saudi Arabia", "United Arab Emirates", "Egypt"}
+    assert any(any("\u0600" <= ch <= "\u06ff" for ch in name or "") for _, _, name in rows)
+    names = p.query("SELECT name FROM order_items")
+    assert names
+
+
+def test_parallel_runs_with_an_analyst_session_open(pipeline):
+    p = pipeline(sim_config(spec("acme"), spec("zen")))
+    assert p.sync_orders("acme", FIRST, FIRST).success  # creates the views once
+    analyst = subprocess.Popen(
+        [sys.executable, "-c", ANALYST, str(p.data_dir / "tjar.duckdb")],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert analyst.stdout and analyst.stdin
+        assert analyst.stdout.readline().strip() == "open"
+        # Two runs in parallel, each in its own process as Dagster's run launcher does it.
+        script = Path(sys.executable).with_name("tjar-pipelines")
+        runs = [
+            subprocess.Popen(
+                [
+                    str(script),
+                    "sync",
+                    "--store",
+                    store,
+                    "--from",
+                    str(FIRST),
+                    "--to",
+                    str(LAST),
+                    "--assets",
+                    "orders,order_items",
+                ],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+            )
+            for store in ("acme", "zen")
+        ]
+        try:
+            outputs = [run.communicate(timeout=120)[0] for run in runs]
+        finally:
+            for run in runs:
+                run.kill()
+                run.wait(timeout=10)
+        assert [run.returncode for run in runs] == [0, 0], outputs
+        analyst.stdin.write("count\n")
+        analyst.stdin.flush()
+        seen = json.loads(analyst.stdout.readline())
+        expected = {s: len(expected_ids(p.server, s, FIRST, LAST)) for s in ("acme", "zen")}
+        assert seen == expected
+    finally:
+        analyst.kill()
+        analyst.wait(timeout=10)
+
+
+ANALYST = """
+import duckdb, json, sys
+con = duckdb.connect(sys.argv[1], read_only=True)
+print("open", flush=True)
+for line in sys.stdin:
+    rows = con.execute("SELECT store, count(*) FROM orders GROUP BY store").fetchall()
+    print(json.dumps(dict(rows)), flush=True)
+"""
+
+
+def test_failed_run_leaves_the_old_slices(pipeline):
+    p = pipeline()
+    assert p.sync_orders("acme", FIRST, LAST).success
+    lake = p.data_dir / "lake" / "orders" / "store=acme"
+    before = {f: f.read_bytes() for f in sorted(lake.rglob("*.parquet"))}
+    assert len(before) == (LAST - FIRST).days + 1
+    store = p.server.simulator.stores["acme"]
+    store.change_status(FIRST_ORDER_ID + 250, 4, ANCHOR.timestamp())
+    p.server.simulator.config = p.server.simulator.config.__class__(
+        **{**_fields(p.server.simulator.config), "faults": Faults(error_rate=1.0)}
+    )
+    result = p.sync_orders("acme", FIRST, LAST, raise_on_error=False)
+    assert not result.success
+    after = {f: f.read_bytes() for f in sorted(lake.rglob("*.parquet"))}
+    assert after == before
+    assert not list(p.data_dir.rglob("*.tmp"))
+
+
+def test_killed_sync_leaves_readable_slices(pipeline, tmp_path):
+    """SIGKILL a real `tjar-pipelines sync` mid-run: every slice is old or new, never torn."""
+    p = pipeline(sim_config(spec(orders=3000, history_days=40), faults=Faults(latency_ms=5)))
+    assert p.sync_orders("acme", dt.date(2026, 4, 1), LAST).success
+    env = dict(os.environ)
+    script = Path(sys.executable).with_name("tjar-pipelines")
+    proc = subprocess.Popen(
+        [str(script), "sync", "--store", "acme", "--from", "2026-04-01", "--to", str(LAST)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        assert proc.stdout is not None
+        proc.stdout.readline()  # "Syncing ..." printed: the run is under way
+        time.sleep(1.0)  # let it reach the writes; any moment will do
+    finally:
+        proc.kill()
+        proc.wait(timeout=10)
+    ids = expected_ids(p.server, "acme", dt.date(2026, 4, 1), LAST)
+    rows = p.query("SELECT identifier FROM orders")
+    assert sorted(r[0] for r in rows) == sorted(ids)
+
+
+def _fields(config):
+    import dataclasses
+
+    return {f.name: getattr(config, f.name) for f in dataclasses.fields(config)}
+
+
+def test_materializations_report_metadata_without_secrets(pipeline):
+    p = pipeline()
+    result = p.sync_orders("acme", FIRST, dt.date(2026, 4, 17))
+    assert result.success
+    events = result.get_asset_materialization_events()
+    meta = events[0].step_materialization_data.materialization.metadata
+    for name in (
+        "dagster/row_count",
+        "pages",
+        "requests",
+        "retries",
+        "throttled_429",
+        "duration_s",
+        "preview",
+    ):
+        assert name in meta
+    text = repr([e.event_specific_data for e in result.all_events])
+    assert "sim-key-acme" not in text
+    checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
+    assert checks["unique_order_identifier"] and checks["order_keys_not_null"]
+    assert checks["matches_api_total"] and checks["unique_order_line"]
+
+
+def test_missing_key_names_the_variable_and_store(pipeline, monkeypatch):
+    p = pipeline()
+    monkeypatch.delenv("TJAR_ACME_API_KEY")
+    result = p.sync_orders("acme", FIRST, FIRST, raise_on_error=False)
+    assert not result.success
+    failure = next(e for e in result.all_events if e.is_step_failure)
+    message = str(failure.step_failure_data.error)
+    assert "TJAR_ACME_API_KEY" in message and "store acme" in message
+
+
+def test_definitions_load_and_name_every_asset(pipeline):
+    p = pipeline(sim_config(spec("acme"), spec("zen")))
+    defs = p.defs()
+    dg.Definitions.validate_loadable(defs)
+    keys = sorted(k.to_user_string() for k in defs.resolve_all_asset_keys())
+    assert keys == ["daily_sales", "order_items", "orders", "product_sales", "products"]
+    assert {s.name for s in defs.schedules or []} == {
+        "orders_hourly",
+        "orders_nightly_reconciliation",
+        "products_daily",
+        "sales_hourly",
+    }
