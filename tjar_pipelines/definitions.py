@@ -15,7 +15,7 @@ from tjar_pipelines.assets.orders import build_order_assets
 from tjar_pipelines.assets.products import build_product_assets
 from tjar_pipelines.assets.sales import build_sales_assets
 from tjar_pipelines.checks import build_freshness_checks
-from tjar_pipelines.jobs import orders_job, products_job, sales_job
+from tjar_pipelines.jobs import freshness_job, orders_job, products_job, sales_job
 from tjar_pipelines.partitions import store_day_partitions, store_partitions
 from tjar_pipelines.resources import LakeResource, TjarResource
 from tjar_pipelines.schedules import build_schedules
@@ -31,15 +31,17 @@ def build_definitions(
     """Everything Dagster needs for the stores of ``registry``."""
     by_store = store_partitions(registry)
     retries = run_retry_policy(settings.run_retries)
+    freshness = build_freshness_checks(registry.slugs, FRESHNESS)
+    freshness_checks_job = freshness_job(freshness)
     return dg.Definitions(
         assets=[
             build_order_assets(store_day_partitions(registry), retries),
             build_product_assets(by_store, retries),
             *build_sales_assets(by_store),
         ],
-        asset_checks=[build_freshness_checks(registry.slugs, FRESHNESS)],
-        jobs=[orders_job, products_job, sales_job],
-        schedules=build_schedules(registry, settings),
+        asset_checks=[freshness],
+        jobs=[orders_job, products_job, sales_job, freshness_checks_job],
+        schedules=build_schedules(registry, settings, freshness_checks_job),
         resources={
             "tjar": tjar or TjarResource(stores_file=str(settings.stores_file)),
             "lake": LakeResource(data_dir=str(settings.data_dir)),

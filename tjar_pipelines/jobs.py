@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import dagster as dg
+from dagster._core.definitions.unresolved_asset_job_definition import (
+    UnresolvedAssetJobDefinition,  # the type define_asset_job returns; not exported by dagster
+)
 
 orders_job = dg.define_asset_job(
     "orders_job",
@@ -19,3 +22,12 @@ sales_job = dg.define_asset_job(
     selection=dg.AssetSelection.assets("daily_sales", "product_sales"),
     description="Recompute daily_sales and product_sales of the selected stores.",
 )
+
+
+def freshness_job(checks: dg.AssetChecksDefinition) -> UnresolvedAssetJobDefinition:
+    """Only the per-store freshness checks, so staleness shows even when syncs stop running."""
+    return dg.define_asset_job(
+        "freshness_job",
+        selection=dg.AssetSelection.checks(checks),
+        description="Check that every store's orders were synced recently.",
+    )

@@ -4,6 +4,9 @@ import datetime as dt
 from zoneinfo import ZoneInfo
 
 import dagster as dg
+from dagster._core.definitions.unresolved_asset_job_definition import (
+    UnresolvedAssetJobDefinition,  # the type define_asset_job returns; not exported by dagster
+)
 
 from tjar_pipelines.assets.orders import MAX_DAYS_PER_RUN
 from tjar_pipelines.jobs import orders_job, products_job, sales_job
@@ -60,7 +63,9 @@ def store_run_requests(registry: Registry, tick: dt.datetime, kind: str) -> list
     ]
 
 
-def build_schedules(registry: Registry, settings: Settings) -> list[dg.ScheduleDefinition]:
+def build_schedules(
+    registry: Registry, settings: Settings, freshness: UnresolvedAssetJobDefinition
+) -> list[dg.ScheduleDefinition]:
     @dg.schedule(
         job=orders_job,
         cron_schedule="5 * * * *",
@@ -105,4 +110,13 @@ def build_schedules(registry: Registry, settings: Settings) -> list[dg.ScheduleD
     def sales_hourly(context: dg.ScheduleEvaluationContext) -> list[dg.RunRequest]:
         return store_run_requests(registry, context.scheduled_execution_time, "sales")
 
-    return [orders_hourly, orders_nightly, products_daily, sales_hourly]
+    @dg.schedule(
+        job=freshness,
+        cron_schedule="50 * * * *",
+        name="freshness_hourly",
+        description="Every hour: is every store's orders sync recent? (fails loudly if not)",
+    )
+    def freshness_hourly(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
+        return dg.RunRequest(run_key=f"freshness:{context.scheduled_execution_time.isoformat()}")
+
+    return [orders_hourly, orders_nightly, products_daily, sales_hourly, freshness_hourly]

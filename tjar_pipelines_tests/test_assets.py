@@ -263,4 +263,5 @@ def test_definitions_load_and_name_every_asset(pipeline):
         "orders_nightly_reconciliation",
         "products_daily",
         "sales_hourly",
+        "freshness_hourly",
     }

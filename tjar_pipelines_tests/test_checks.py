@@ -1,0 +1,89 @@
+"""The asset checks pass on good slices and fail on bad ones."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import dagster as dg
+import pyarrow as pa
+
+from tjar_pipelines.checks import (
+    build_freshness_checks,
+    order_check_results,
+    product_check_results,
+)
+from tjar_pipelines.ingest import SyncReport, Window
+from tjar_pipelines.lake.files import Lake
+from tjar_pipelines.lake.tables import ORDER_ITEMS, ORDERS, PRODUCTS
+from tjar_pipelines.resources import LakeResource
+
+DAY = dt.date(2026, 5, 1)
+NOW = dt.datetime.now(dt.UTC)
+
+
+def orders(*idents: str | None, day: dt.date | None = DAY, synced: dt.datetime = NOW) -> pa.Table:
+    rows = [
+        {"store": "acme", "identifier": i, "order_date": day, "synced_at": synced} for i in idents
+    ]
+    return pa.Table.from_pylist(rows, schema=ORDERS)
+
+
+def items(*keys: tuple[str, int]) -> pa.Table:
+    rows = [{"store": "acme", "order_identifier": o, "line_number": n} for o, n in keys]
+    return pa.Table.from_pylist(rows, schema=ORDER_ITEMS)
+
+
+def results(
+    lake: Lake, reported: int | None = None, rows: int = 2
+) -> dict[str, dg.AssetCheckResult]:
+    report = SyncReport(store="acme", windows=[Window(DAY, DAY, rows, reported)])
+    return {r.check_name or "": r for r in order_check_results(lake, {"acme": [DAY]}, [report])}
+
+
+def test_good_slices_pass(tmp_path):
+    lake = Lake(tmp_path)
+    lake.write_slice("orders", orders("1", "2"), "acme", DAY)
+    lake.write_slice("order_items", items(("1", 1), ("1", 2), ("2", 1)), "acme", DAY)
+    checks = results(lake, reported=2)
+    assert all(c.passed for c in checks.values()), checks
+
+
+def test_duplicates_nulls_and_a_wrong_total_fail(tmp_path):
+    lake = Lake(tmp_path)
+    lake.write_slice("orders", orders("1", "1", None), "acme", DAY)
+    lake.write_slice("order_items", items(("1", 1), ("1", 1)), "acme", DAY)
+    checks = results(lake, reported=5, rows=3)
+    assert not checks["unique_order_identifier"].passed
+    assert not checks["order_keys_not_null"].passed
+    assert not checks["unique_order_line"].passed
+    total = checks["matches_api_total"]
+    assert not total.passed and total.severity == dg.AssetCheckSeverity.WARN
+    lake.write_slice("orders", orders("1", day=None), "acme", DAY)
+    assert not results(lake)["order_keys_not_null"].passed
+
+
+def test_product_check(tmp_path):
+    lake = Lake(tmp_path)
+    good = pa.Table.from_pylist(
+        [{"store": "acme", "identifier": "1"}, {"store": "acme", "identifier": "2"}],
+        schema=PRODUCTS,
+    )
+    lake.write_slice("products", good, "acme")
+    assert product_check_results(lake, ["acme"])[0].passed
+    bad = pa.Table.from_pylist([{"store": "acme", "identifier": "1"}] * 2, schema=PRODUCTS)
+    lake.write_slice("products", bad, "acme")
+    assert not product_check_results(lake, ["acme"])[0].passed
+
+
+def test_freshness_per_store(tmp_path):
+    lake = Lake(tmp_path)
+    lake.write_slice("orders", orders("1"), "acme", DAY)
+    lake.write_slice("orders", orders("1", synced=NOW - dt.timedelta(hours=5)), "old-shop", DAY)
+    checks = build_freshness_checks(["acme", "old-shop", "never"], dt.timedelta(hours=2))
+    result = dg.materialize(
+        [checks],
+        selection=dg.AssetSelection.all_asset_checks(),
+        resources={"lake": LakeResource(data_dir=str(tmp_path))},
+    )
+    outcome = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
+    assert outcome == {"fresh_acme": True, "fresh_old_shop": False, "fresh_never": False}

@@ -1,0 +1,119 @@
+"""The store registry: valid entries, and a clear error naming the entry and key otherwise."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from tjar_pipelines.stores import (
+    DEFAULT_START_DATE,
+    MissingSecretError,
+    Registry,
+    RegistryError,
+    load_registry,
+    parse_registry,
+)
+
+GOOD = {
+    "slug": "acme",
+    "domain": "acme.tjar.sa",
+    "api_key_env": "TJAR_ACME_API_KEY",
+    "start_date": "2026-01-01",
+}
+
+
+def parse(*entries: object) -> Registry:
+    return parse_registry({"stores": list(entries)})
+
+
+def test_a_minimal_entry_gets_the_defaults():
+    registry = parse({k: v for k, v in GOOD.items() if k != "start_date"})
+    [store] = registry.stores
+    assert store.base_url == "https://acme.tjar.sa/api/core/v1"
+    assert (store.timezone, store.language, store.start_date) == (
+        "Asia/Riyadh",
+        "en",
+        DEFAULT_START_DATE,
+    )
+    assert store.webhook_secret_env is None
+
+
+def test_every_key():
+    entry = {
+        **GOOD,
+        "webhook_secret_env": "TJAR_ACME_WEBHOOK_SECRET",
+        "base_url": "http://127.0.0.1:8000/s/acme/api/core/v1/",
+        "timezone": "Africa/Cairo",
+        "language": "ar",
+    }
+    [store] = parse(entry).stores
+    assert store.base_url == "http://127.0.0.1:8000/s/acme/api/core/v1"
+    assert store.start_date == dt.date(2026, 1, 1) and store.language == "ar"
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"colour": "red"}, r"stores\[0\] \(slug acme\): unknown key\(s\) \['colour'\]"),
+        ({"slug": "Acme Store"}, r"'slug' must match"),
+        ({"slug": None}, r"'slug' is required"),
+        ({"domain": ""}, r"'domain' is required"),
+        ({"domain": "https://acme.tjar.sa/"}, r"'domain' must be a bare host"),
+        ({"api_key_env": "tjar_live_9f8e7d6c5b4a"}, r"'api_key_env' must be the NAME"),
+        ({"webhook_secret_env": "whsec-123"}, r"'webhook_secret_env' must be the NAME"),
+        ({"timezone": "Mars/Olympus"}, r"'timezone' 'Mars/Olympus' is not an IANA zone"),
+        ({"language": "fr"}, r"'language' must be 'en' or 'ar'"),
+        ({"start_date": "01/02/2026"}, r"'start_date' must be a date"),
+        ({"base_url": "ftp://x"}, r"'base_url' must be an http\(s\) URL"),
+    ],
+)
+def test_bad_entries_name_the_entry_and_key(change, message):
+    with pytest.raises(RegistryError, match=message):
+        parse({**GOOD, **change})
+
+
+def test_a_literal_key_is_refused_without_being_repeated():
+    with pytest.raises(RegistryError) as err:
+        parse({**GOOD, "api_key_env": "tjar_live_9f8e7d6c5b4a"})
+    assert "tjar_live_9f8e7d6c5b4a" not in str(err.value)
+
+
+def test_duplicate_slugs_and_bad_documents():
+    with pytest.raises(RegistryError, match=r"stores\[1\]: duplicate slug 'acme'"):
+        parse(GOOD, GOOD)
+    for document in (None, [], {"store": []}, {"stores": "acme"}, {"stores": [], "extra": 1}):
+        with pytest.raises(RegistryError):
+            parse_registry(document)
+    with pytest.raises(RegistryError, match=r"stores\[0\]: each store entry must be a mapping"):
+        parse("acme")
+
+
+def test_files(tmp_path):
+    with pytest.raises(RegistryError, match=r"not found; copy stores\.example\.yaml"):
+        load_registry(tmp_path / "nope.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("stores: [\n")
+    with pytest.raises(RegistryError, match="not valid YAML"):
+        load_registry(bad)
+
+
+def test_the_committed_example_is_valid():
+    from pathlib import Path
+
+    registry = load_registry(Path(__file__).parents[1] / "stores.example.yaml")
+    assert registry.slugs
+
+
+def test_secrets_are_read_when_needed_and_missing_ones_are_named(monkeypatch):
+    [store] = parse(GOOD).stores
+    monkeypatch.delenv("TJAR_ACME_API_KEY", raising=False)
+    with pytest.raises(
+        MissingSecretError, match="store acme: the environment variable TJAR_ACME_API_KEY"
+    ):
+        store.connection()
+    monkeypatch.setenv("TJAR_ACME_API_KEY", "k-123456")
+    connection = store.connection()
+    assert connection.api_key.reveal() == "k-123456" and "k-123456" not in repr(connection)
+    with pytest.raises(MissingSecretError, match="no webhook_secret_env"):
+        store.webhook_secret()
