@@ -1,0 +1,54 @@
+"""`tjar-pipelines sync` as an operator runs it."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from tjar_pipelines.cli import main
+from tjar_pipelines_tests.conftest import expected_ids, sim_config, spec
+
+
+def test_sync_selected_store_range_and_assets(pipeline, capsys):
+    p = pipeline(sim_config(spec("acme"), spec("zen")))
+    code = main(
+        [
+            "sync",
+            "--store",
+            "zen",
+            "--from",
+            "2026-04-20",
+            "--to",
+            "2026-05-11",
+            "--assets",
+            "orders,order_items,products",
+        ]
+    )
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "2 of 2 runs succeeded" in out
+    expected = expected_ids(p.server, "zen", dt.date(2026, 4, 20), dt.date(2026, 5, 11))
+    summary = [line for line in out.splitlines() if line.startswith("zen ")][-1].split()
+    assert summary[1:] == [str(len(expected)), summary[2], "25"]
+    assert p.query("SELECT DISTINCT store FROM orders") == [("zen",)]
+
+
+def test_sync_of_everything_by_default(pipeline, capsys, monkeypatch):
+    p = pipeline()
+    assert main(["sync"]) == 0
+    out = capsys.readouterr().out
+    assert "acme" in out and "daily_sales" in out
+    # from start_date (2026-04-01) to today: two runs of at most 31 days for orders, and more
+    [(n,)] = p.query("SELECT count(*) FROM orders")
+    assert n == len(expected_ids(p.server, "acme", dt.date(2026, 4, 1), dt.date.today()))
+
+
+def test_sync_fails_clearly(pipeline, capsys, monkeypatch):
+    pipeline()
+    monkeypatch.delenv("TJAR_ACME_API_KEY")
+    assert main(["sync", "--assets", "products"]) == 1
+    out = capsys.readouterr().out
+    assert "FAILED" in out and "TJAR_ACME_API_KEY" in out and "store acme" in out
+    assert main(["sync", "--store", "nope"]) == 2
+    assert "'nope' is not in the store registry" in capsys.readouterr().err
+    assert main(["sync", "--assets", "orders,customers"]) == 2
+    assert "unknown assets ['customers']" in capsys.readouterr().err
