@@ -62,6 +62,16 @@ def _days(first: dt.date, last: dt.date) -> list[dt.date]:
     return [first + dt.timedelta(days=n) for n in range((last - first).days + 1)]
 
 
+def windows(first: dt.date, last: dt.date, size: int) -> list[tuple[dt.date, dt.date]]:
+    """``first..last`` cut into consecutive ``(first, last)`` windows of at most ``size`` days."""
+    cuts = []
+    while first <= last:
+        end = min(last, first + dt.timedelta(days=size - 1))
+        cuts.append((first, end))
+        first = end + dt.timedelta(days=1)
+    return cuts
+
+
 def sync_order_days(
     client: TjarClient, lake: Lake, days: Sequence[dt.date], *, max_window_days: int = 31
 ) -> SyncReport:
@@ -75,12 +85,12 @@ def sync_order_days(
     report = SyncReport(store=client.store)
     before = (client.stats.requests, client.stats.retries, client.stats.throttled)
     synced_at = dt.datetime.now(dt.UTC)
-    windows = [
-        (chunk[0], chunk[-1])
+    scans = [
+        window
         for first, last in day_ranges(days)
-        for chunk in _chunks(_days(first, last), max_window_days)
+        for window in windows(first, last, max_window_days)
     ]
-    for first, last in windows:
+    for first, last in scans:
         by_day: dict[dt.date, list[Order]] = {day: [] for day in _days(first, last)}
         undated: set[str] = set()
         for order in client.iter_orders(first, last):
@@ -111,8 +121,8 @@ def sync_order_days(
             "the store's timezone in the registry",
             client.store,
             report.outside_window,
-            windows[0][0] if windows else "?",
-            windows[-1][1] if windows else "?",
+            scans[0][0] if scans else "?",
+            scans[-1][1] if scans else "?",
         )
     _finish(report, client, before, started)
     return report
@@ -184,10 +194,6 @@ def _preview(order: Order) -> dict[str, object]:
         "total_amount": str(order.total_amount),
         "items": len(order.items),
     }
-
-
-def _chunks(days: list[dt.date], size: int) -> list[list[dt.date]]:
-    return [days[n : n + size] for n in range(0, len(days), size)]
 
 
 DAILY_SALES_SQL = """

@@ -9,6 +9,7 @@ from dagster._core.definitions.unresolved_asset_job_definition import (
 )
 
 from tjar_pipelines.assets.orders import MAX_DAYS_PER_RUN
+from tjar_pipelines.ingest import windows
 from tjar_pipelines.jobs import orders_job, products_job, sales_job
 from tjar_pipelines.settings import Settings
 from tjar_pipelines.stores import Registry, Store
@@ -29,18 +30,9 @@ def order_run_requests(
     for store in registry.stores:
         today = tick.astimezone(ZoneInfo(store.timezone)).date()
         first = max(today - dt.timedelta(days=days_back), store.start_date)
-        for start, end in _chunks(first, today):
+        for start, end in windows(first, today, MAX_DAYS_PER_RUN):
             requests.append(_order_request(store, start, end, f"{kind}:{tick.isoformat()}"))
     return requests
-
-
-def _chunks(first: dt.date, last: dt.date) -> list[tuple[dt.date, dt.date]]:
-    chunks = []
-    while first <= last:
-        end = min(last, first + dt.timedelta(days=MAX_DAYS_PER_RUN - 1))
-        chunks.append((first, end))
-        first = end + dt.timedelta(days=1)
-    return chunks
 
 
 def _order_request(store: Store, first: dt.date, last: dt.date, tick: str) -> dg.RunRequest:

@@ -62,6 +62,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def plan(registry, stores: Sequence[str], assets: set[str], first, last, now) -> list[Step]:
     """The runs that sync ``assets`` of ``stores``, in order."""
     from tjar_pipelines.assets.orders import MAX_DAYS_PER_RUN
+    from tjar_pipelines.ingest import windows
 
     steps: list[Step] = []
     for slug in stores:
@@ -69,10 +70,9 @@ def plan(registry, stores: Sequence[str], assets: set[str], first, last, now) ->
         if assets & {"orders", "order_items"}:
             start = first or store.start_date
             end = last or now.astimezone(ZoneInfo(store.timezone)).date()
-            while start <= end:
-                chunk_end = min(end, start + dt.timedelta(days=MAX_DAYS_PER_RUN - 1))
-                steps.append(Step(slug, "orders_job", start, chunk_end))
-                start = chunk_end + dt.timedelta(days=1)
+            steps += [
+                Step(slug, "orders_job", a, b) for a, b in windows(start, end, MAX_DAYS_PER_RUN)
+            ]
         if "products" in assets:
             steps.append(Step(slug, "products_job"))
         if assets & {"daily_sales", "product_sales"}:
