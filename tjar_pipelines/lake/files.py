@@ -75,10 +75,6 @@ class Lake:
         self._replace(path, data)
         return path
 
-    def read_slice(self, table: str, store: str, day: dt.date | None = None) -> pa.Table | None:
-        path = self.slice_path(table, store, day)
-        return pq.read_table(path) if path.exists() else None
-
     def _replace(self, path: Path, data: pa.Table) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 import duckdb
 
@@ -106,7 +105,3 @@ class Warehouse:
         """A connection to the database, read-only by default, as analysts use it."""
         self.ensure_views()
         return duckdb.connect(str(self.path), read_only=read_only)
-
-
-def lake_path(data_dir: str | Path) -> Path:
-    return Path(data_dir) / "lake"

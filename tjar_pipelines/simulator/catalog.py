@@ -56,7 +56,7 @@ def amount(cents: int, as_string: bool) -> float | str:
     return f"{cents / 100:.2f}" if as_string else round(cents / 100, 2)
 
 
-def label(entry: tuple[str, str, str], lang: str) -> dict[str, Any]:
+def label(entry: tuple[str, str, str]) -> dict[str, Any]:
     value, arabic, colour = entry
     english = value.capitalize() if value.islower() else value
     return {"value": value, "label": {"ar": arabic, "en": english}, "color": colour}
@@ -226,8 +226,8 @@ def build_order(
         "formatted_total_amount": f"{total / 100:.2f} <sar></sar>",
         "coupon": coupon,
         "coupon_discounted": amount(coupon_discount, as_string),
-        "status": label(STATUSES[status], lang),
-        "payment_status": label(PAYMENT_STATUSES[payment], lang),
+        "status": label(STATUSES[status]),
+        "payment_status": label(PAYMENT_STATUSES[payment]),
         "payment_gateway": {"value": gateway[0], "label": {"ar": gateway[1], "en": gateway[2]}},
         "transaction_id": None if gateway[0] == "cod" else f"{gateway[0]}::{rng.getrandbits(40):x}",
         "order_details": lines,

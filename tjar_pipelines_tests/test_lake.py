@@ -1,0 +1,87 @@
+"""The Parquet lake and the DuckDB views: atomic slices, schemas, and a locked database."""
+
+from __future__ import annotations
+
+import datetime as dt
+import subprocess
+import sys
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from tjar_pipelines.lake.files import Lake
+from tjar_pipelines.lake.tables import ORDERS
+from tjar_pipelines.lake.warehouse import Warehouse
+
+DAY = dt.date(2026, 5, 1)
+
+
+def rows(*idents: str) -> pa.Table:
+    return pa.Table.from_pylist(
+        [{"store": "acme", "identifier": i, "order_date": DAY} for i in idents], schema=ORDERS
+    )
+
+
+def test_a_slice_is_replaced_whole(tmp_path):
+    lake = Lake(tmp_path)
+    path = lake.write_slice("orders", rows("1", "2"), "acme", DAY)
+    assert path == tmp_path / "lake" / "orders" / "store=acme" / "date=2026-05-01" / "part.parquet"
+    lake.write_slice("orders", rows("3"), "acme", DAY)
+    assert pq.read_table(path).column("identifier").to_pylist() == ["3"]
+    lake.write_slice("orders", rows(), "acme", DAY)
+    assert pq.read_table(path).num_rows == 0
+    assert [p.name for p in path.parent.iterdir()] == ["part.parquet"]
+
+
+def test_slices_are_cast_to_the_table_schema(tmp_path):
+    lake = Lake(tmp_path)
+    loose = pa.table(
+        {
+            name: pa.nulls(1, type=field.type)
+            for name, field in zip(ORDERS.names, ORDERS, strict=True)
+        }
+    )
+    assert pq.read_table(lake.write_slice("orders", loose, "acme", DAY)).schema.equals(ORDERS)
+    with pytest.raises(ValueError, match="need a day"):
+        lake.slice_path("orders", "acme")
+    with pytest.raises(ValueError, match="unknown lake table"):
+        lake.table_dir("customers")
+
+
+def test_views_work_before_any_sync_and_are_written_once(tmp_path):
+    warehouse = Warehouse(Lake(tmp_path))
+    assert warehouse.ensure_views() is True
+    assert warehouse.ensure_views() is False
+    with warehouse.connect() as con:
+        for table in ("orders", "order_items", "products", "daily_sales", "product_sales"):
+            assert con.execute(f"SELECT count(*) FROM {table}").fetchall() == [(0,)]
+
+
+def test_a_database_held_by_another_writer_gives_a_clear_error(tmp_path):
+    warehouse = Warehouse(Lake(tmp_path), lock_timeout=0.3, sleep=lambda _: None)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(warehouse.path)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "holding"
+        with pytest.raises(RuntimeError, match="held open by another process"):
+            warehouse.ensure_views()
+    finally:
+        holder.kill()
+        holder.wait(timeout=10)
+    assert warehouse.ensure_views() is True
+    with duckdb.connect(str(warehouse.path), read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM orders").fetchall() == [(0,)]
+
+
+HOLDER = """
+import duckdb, sys
+con = duckdb.connect(sys.argv[1])
+print("holding", flush=True)
+sys.stdin.read()
+"""
