@@ -42,7 +42,7 @@ def test_every_product_exactly_once(simulator, shape):
 @pytest.mark.parametrize("shape", PAGINATION_SHAPES)
 def test_silent_clamp_is_noticed_and_costs_no_rows(simulator, shape, caplog):
     server = simulator(sim_config(pagination=shape, max_per_page=13))
-    caplog.set_level(logging.WARNING, logger="tjar_pipelines.client")
+    caplog.set_level(logging.DEBUG, logger="tjar_pipelines.client")
     with sim_client(server) as client:
         ids = {o.identifier for o in client.iter_orders(FIRST, LAST)}
         assert client._page_size == 13

@@ -29,6 +29,8 @@ USER_AGENT = (
     f"httpx/{httpx.__version__} python/{platform.python_version()}"
 )
 
+_CLAMPS_SEEN: set[tuple[str, int]] = set()
+
 WEBHOOK_EVENTS = (
     "order.created",
     "order.updated",
@@ -417,7 +419,11 @@ class TjarClient:
 
     def _learn_page_size(self, size: int, requested: int) -> None:
         if self._page_size != size:
-            log.warning(
+            # Once per process and store at WARNING: every run of a clamping store sees it.
+            first_time = (self.store, size) not in _CLAMPS_SEEN
+            _CLAMPS_SEEN.add((self.store, size))
+            log.log(
+                logging.WARNING if first_time else logging.DEBUG,
                 "store %s serves at most %d records per page (asked for %d); paging by %d",
                 self.store,
                 size,

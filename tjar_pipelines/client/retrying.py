@@ -90,6 +90,7 @@ class Requester:
         settings = self._settings
         failure: TjarError | None = None
         for attempt in range(1, settings.max_attempts + 1):
+            paused = False
             self._bucket.acquire()
             self.stats.requests += 1
             if attempt > 1:
@@ -157,8 +158,9 @@ class Requester:
                             status=status,
                             attempt=attempt,
                         )
+                    # The bucket holds every caller of this store that long, this one included.
                     self._bucket.pause(delay)
-                    delay = 0.0  # the bucket now holds every caller of this store for that long
+                    paused = True
                 elif status >= 500:
                     failure = self._error(
                         TjarServerError,
@@ -187,7 +189,7 @@ class Requester:
                 settings.max_attempts,
                 delay,
             )
-            if delay > 0:
+            if delay > 0 and not paused:
                 self._sleep(delay)
         assert failure is not None
         raise type(failure)(
