@@ -12,11 +12,13 @@ from collections.abc import Sequence
 
 from tjar_pipelines import __version__, demo, sync
 from tjar_pipelines.simulator import command as simulator_command
+from tjar_pipelines.webhooks import command as webhooks_command
 
 COMMANDS = {
     "simulator": (simulator_command, "serve the local Tjar simulator"),
     "demo": (demo, "serve the demo stores in the simulator and sync them"),
     "sync": (sync, "sync stores into the lake and DuckDB now"),
+    "webhooks": (webhooks_command, "receive Tjar webhooks; register and list subscriptions"),
 }
 
 

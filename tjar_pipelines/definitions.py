@@ -19,6 +19,7 @@ from tjar_pipelines.jobs import freshness_job, orders_job, products_job, sales_j
 from tjar_pipelines.partitions import store_day_partitions, store_partitions
 from tjar_pipelines.resources import LakeResource, TjarResource
 from tjar_pipelines.schedules import build_schedules
+from tjar_pipelines.sensors import build_webhook_sensor
 from tjar_pipelines.settings import Settings
 from tjar_pipelines.stores import Registry, load_registry
 
@@ -42,6 +43,7 @@ def build_definitions(
         asset_checks=[freshness],
         jobs=[orders_job, products_job, sales_job, freshness_checks_job],
         schedules=build_schedules(registry, settings, freshness_checks_job),
+        sensors=[build_webhook_sensor(registry, settings)],
         resources={
             "tjar": tjar or TjarResource(stores_file=str(settings.stores_file)),
             "lake": LakeResource(data_dir=str(settings.data_dir)),

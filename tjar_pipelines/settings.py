@@ -18,6 +18,10 @@ class Settings:
         reconcile_days: Days the nightly reconciliation re-reads (``TJAR_RECONCILE_DAYS``, 30).
         run_retries: Dagster retries of a run that failed on transient trouble, after the
             client's own retries (``TJAR_RUN_RETRIES``, 2).
+        webhook_retention_days: Days queued webhook events and dead letters are kept
+            (``TJAR_WEBHOOK_RETENTION_DAYS``, 7).
+        webhook_sensor_interval: Seconds between two ticks of the webhook sensor
+            (``TJAR_WEBHOOK_SENSOR_INTERVAL``, 30).
     """
 
     stores_file: Path
@@ -25,6 +29,13 @@ class Settings:
     lookback_days: int = 3
     reconcile_days: int = 30
     run_retries: int = 2
+    webhook_retention_days: int = 7
+    webhook_sensor_interval: int = 30
+
+    @property
+    def queue_path(self) -> Path:
+        """The webhook queue, ``{data_dir}/webhooks.sqlite3``."""
+        return self.data_dir / "webhooks.sqlite3"
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -34,6 +45,8 @@ class Settings:
             lookback_days=_int_env("TJAR_LOOKBACK_DAYS", 3),
             reconcile_days=_int_env("TJAR_RECONCILE_DAYS", 30),
             run_retries=_int_env("TJAR_RUN_RETRIES", 2),
+            webhook_retention_days=_int_env("TJAR_WEBHOOK_RETENTION_DAYS", 7),
+            webhook_sensor_interval=_int_env("TJAR_WEBHOOK_SENSOR_INTERVAL", 30),
         )
 
 

@@ -10,7 +10,7 @@ import datetime as dt
 import os
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,7 @@ import yaml
 
 from tjar_pipelines.client import Secret, StoreConnection, default_base_url
 from tjar_pipelines.client.settings import check_timezone
+from tjar_pipelines.webhooks.signature import SignatureScheme
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]{0,127}$")
@@ -32,6 +33,9 @@ KEYS = frozenset(
         "timezone",
         "language",
         "start_date",
+        "webhook_signature_header",
+        "webhook_signature_prefix",
+        "webhook_signature_encoding",
     }
 )
 REQUIRED = ("slug", "domain", "api_key_env")
@@ -58,6 +62,7 @@ class Store:
         timezone: IANA zone of the store's timestamps and days.
         language: ``en`` or ``ar``, sent as ``Accept-Language``.
         start_date: First day of order history to sync (default 2025-01-01).
+        signature: How the store signs its webhooks (header, prefix, hex or base64).
     """
 
     slug: str
@@ -68,6 +73,7 @@ class Store:
     timezone: str
     language: str
     start_date: dt.date
+    signature: SignatureScheme = field(default_factory=SignatureScheme)
 
     def api_key(self) -> Secret:
         """The API key, read from the environment now.
@@ -199,6 +205,15 @@ def _parse_entry(entry: object, where: str) -> Store:
         raise RegistryError(f"{where}: 'language' must be 'en' or 'ar'")
     start = entry.get("start_date")
     start_date = DEFAULT_START_DATE if start is None else _date(start, where)
+    defaults = SignatureScheme()
+    try:
+        signature = SignatureScheme(
+            header=str(entry.get("webhook_signature_header", defaults.header)),
+            prefix=str(entry.get("webhook_signature_prefix", defaults.prefix)),
+            encoding=entry.get("webhook_signature_encoding", defaults.encoding),
+        )
+    except ValueError as exc:
+        raise RegistryError(f"{where}: 'webhook_signature_encoding' must be hex or base64") from exc
     return Store(
         slug=slug,
         domain=domain,
@@ -208,6 +223,7 @@ def _parse_entry(entry: object, where: str) -> Store:
         timezone=str(timezone),
         language=str(language),
         start_date=start_date,
+        signature=signature,
     )
 
 

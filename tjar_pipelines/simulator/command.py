@@ -12,6 +12,7 @@ import datetime as dt
 import logging
 import sys
 
+from tjar_pipelines.serving import bind, uvicorn_server
 from tjar_pipelines.simulator.app import Simulator
 from tjar_pipelines.simulator.config import (
     PAGINATION_SHAPES,
@@ -21,7 +22,6 @@ from tjar_pipelines.simulator.config import (
     StoreSpec,
     demo_stores,
 )
-from tjar_pipelines.simulator.server import bind, uvicorn_server
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -131,5 +131,5 @@ def run(args: argparse.Namespace) -> int:
             f"({simulator.stores[store.slug].order_count} orders, key {store.api_key})",
             flush=True,
         )
-    uvicorn_server(simulator, args.log_level).run(sockets=[sock])
+    uvicorn_server(simulator.app, args.log_level).run(sockets=[sock])
     return 0

@@ -1,0 +1,65 @@
+"""The webhook sensor: queued Tjar events become runs of exactly the partitions they touch."""
+
+import dagster as dg
+
+from tjar_pipelines.jobs import orders_job, products_job
+from tjar_pipelines.schedules import order_day_key
+from tjar_pipelines.settings import Settings
+from tjar_pipelines.stores import Registry
+from tjar_pipelines.webhooks.queue import WebhookQueue
+from tjar_pipelines.webhooks.routing import Target, Touched, route
+
+MAX_EVENTS_PER_TICK = 50_000
+
+
+def run_request(target: Target, touched: Touched) -> dg.RunRequest:
+    """One run for all of a tick's events on one partition.
+
+    The run key names the partition and the last event it covers, so a retried tick (same
+    events, same cursor) asks for the same run and Dagster launches it once.
+    """
+    tags = {
+        "tjar/webhook_events": str(touched.events),
+        "tjar/webhook_seq": f"{touched.first_seq}-{touched.last_seq}",
+    }
+    if target.kind == "orders":
+        assert target.day is not None
+        return dg.RunRequest(
+            job_name=orders_job.name,
+            partition_key=order_day_key(target.day, target.store),
+            run_key=f"webhook:orders:{target.store}:{target.day}:{touched.last_seq}",
+            tags=tags,
+        )
+    return dg.RunRequest(
+        job_name=products_job.name,
+        partition_key=target.store,
+        run_key=f"webhook:products:{target.store}:{touched.last_seq}",
+        tags=tags,
+    )
+
+
+def build_webhook_sensor(registry: Registry, settings: Settings) -> dg.SensorDefinition:
+    @dg.sensor(
+        name="tjar_webhook_sensor",
+        jobs=[orders_job, products_job],
+        minimum_interval_seconds=settings.webhook_sensor_interval,
+        description="Turns queued Tjar webhooks into runs of the (store, day) orders partitions "
+        "and store products partitions they touch. Events are hints: the runs re-read the API.",
+    )
+    def tjar_webhook_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
+        cursor = int(context.cursor) if context.cursor else 0
+        with WebhookQueue(settings.queue_path) as queue:
+            events = queue.read_after(cursor, MAX_EVENTS_PER_TICK)
+            routing = route(events, registry)
+            # Dead letters are written before the cursor moves past them.
+            queue.dead_letter(routing.dead)
+            queue.prune(settings.webhook_retention_days)
+        if routing.dead:
+            context.log.warning(
+                f"{len(routing.dead)} webhook events went to the dead letters, e.g. "
+                f"{routing.dead[0][1]}; see `tjar-pipelines webhooks dead-letters`"
+            )
+        requests = [run_request(t, touched) for t, touched in routing.targets.items()]
+        return dg.SensorResult(run_requests=requests, cursor=str(max(cursor, routing.last_seq)))
+
+    return tjar_webhook_sensor

@@ -1,0 +1,1 @@
+"""Tjar webhooks: signature checks, the durable queue, the receiver, and event → partition."""

@@ -1,0 +1,150 @@
+"""The durable webhook queue: SQLite in WAL mode under the data directory.
+
+Several receiver processes append to it and the sensor reads from it at the same time. A row
+is committed (and the WAL synced to disk) before the receiver answers 2xx, so a delivery Tjar
+saw accepted survives a crash of the receiver. ``(store, delivery_id)`` is unique, so a
+re-delivered event is stored once. Events that cannot be mapped to a partition move to
+``dead_letters`` with the reason. Both tables are pruned after ``retention_days``.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS events (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    store TEXT NOT NULL,
+    delivery_id TEXT NOT NULL,
+    event TEXT NOT NULL,
+    received_at REAL NOT NULL,
+    payload TEXT NOT NULL,
+    UNIQUE (store, delivery_id)
+);
+CREATE TABLE IF NOT EXISTS dead_letters (
+    seq INTEGER PRIMARY KEY,
+    store TEXT NOT NULL,
+    delivery_id TEXT NOT NULL,
+    event TEXT NOT NULL,
+    received_at REAL NOT NULL,
+    reason TEXT NOT NULL,
+    payload TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS events_received ON events (received_at);
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class QueuedEvent:
+    """One stored delivery."""
+
+    seq: int
+    store: str
+    delivery_id: str
+    event: str
+    received_at: float
+    payload: str
+
+
+@dataclass(frozen=True, slots=True)
+class NewEvent:
+    """A verified delivery about to be stored."""
+
+    store: str
+    delivery_id: str
+    event: str
+    payload: str
+
+
+class WebhookQueue:
+    """Opens (and creates) the queue at ``path``; one connection per instance and thread."""
+
+    def __init__(self, path: str | Path, *, busy_timeout_s: float = 30.0) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(
+            self.path, timeout=busy_timeout_s, isolation_level=None, check_same_thread=False
+        )
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")  # 2xx means on disk, not just in the WAL
+        self._db.executescript(SCHEMA)
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> WebhookQueue:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def append(self, events: Sequence[NewEvent], *, now: float | None = None) -> list[bool]:
+        """Stores events in one transaction; for each, whether it was new (not a duplicate)."""
+        received = time.time() if now is None else now
+        fresh: list[bool] = []
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            for e in events:
+                cursor = self._db.execute(
+                    "INSERT OR IGNORE INTO events (store, delivery_id, event, received_at, payload)"
+                    " VALUES (?, ?, ?, ?, ?)",
+                    (e.store, e.delivery_id, e.event, received, e.payload),
+                )
+                fresh.append(cursor.rowcount == 1)
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        return fresh
+
+    def read_after(self, seq: int, limit: int = 50_000) -> list[QueuedEvent]:
+        """Events stored after ``seq``, oldest first."""
+        rows = self._db.execute(
+            "SELECT seq, store, delivery_id, event, received_at, payload FROM events "
+            "WHERE seq > ? ORDER BY seq LIMIT ?",
+            (seq, limit),
+        ).fetchall()
+        return [QueuedEvent(*row) for row in rows]
+
+    def dead_letter(self, entries: Iterable[tuple[QueuedEvent, str]]) -> None:
+        """Records events that could not be mapped to a partition, with the reason (idempotent)."""
+        rows = [
+            (e.seq, e.store, e.delivery_id, e.event, e.received_at, reason, e.payload)
+            for e, reason in entries
+        ]
+        if rows:
+            self._db.execute("BEGIN IMMEDIATE")
+            self._db.executemany(
+                "INSERT OR REPLACE INTO dead_letters VALUES (?, ?, ?, ?, ?, ?, ?)", rows
+            )
+            self._db.execute("COMMIT")
+
+    def dead_letters(self, limit: int = 100) -> list[tuple[int, str, str, str, str]]:
+        """The newest dead letters: ``(seq, store, delivery_id, event, reason)``."""
+        return self._db.execute(
+            "SELECT seq, store, delivery_id, event, reason FROM dead_letters "
+            "ORDER BY seq DESC LIMIT ?",
+            (limit,),
+        ).fetchall()
+
+    def prune(self, retention_days: float, *, now: float | None = None) -> int:
+        """Deletes events and dead letters older than ``retention_days``; returns how many."""
+        cutoff = (time.time() if now is None else now) - retention_days * 86400
+        self._db.execute("BEGIN IMMEDIATE")
+        gone = self._db.execute("DELETE FROM events WHERE received_at < ?", (cutoff,)).rowcount
+        gone += self._db.execute(
+            "DELETE FROM dead_letters WHERE received_at < ?", (cutoff,)
+        ).rowcount
+        self._db.execute("COMMIT")
+        return gone
+
+    def count(self) -> int:
+        [(n,)] = self._db.execute("SELECT count(*) FROM events").fetchall()
+        return int(n)
+
+    def delivery_ids(self) -> set[tuple[str, str]]:
+        return set(self._db.execute("SELECT store, delivery_id FROM events").fetchall())

@@ -1,0 +1,81 @@
+"""Which partition each queued webhook event touches (pure: no Dagster, no I/O)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from tjar_pipelines.client.records import local_date, timestamp
+from tjar_pipelines.stores import Registry
+from tjar_pipelines.webhooks.queue import QueuedEvent
+
+ORDER_EVENTS = frozenset(
+    {"order.created", "order.updated", "order.status.updated", "order.cancelled"}
+)
+PRODUCT_EVENTS = frozenset({"product.created", "product.updated", "product.deleted"})
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """A partition to refresh: a (store, day) of orders, or a store's products."""
+
+    kind: str  # "orders" or "products"
+    store: str
+    day: dt.date | None = None
+
+
+@dataclass(slots=True)
+class Touched:
+    """The events of one tick that touch one partition."""
+
+    first_seq: int
+    last_seq: int
+    events: int = 0
+
+
+@dataclass(slots=True)
+class Routing:
+    """Every event of a tick either touches a partition or goes to the dead letters."""
+
+    targets: dict[Target, Touched] = field(default_factory=dict)
+    dead: list[tuple[QueuedEvent, str]] = field(default_factory=list)
+    last_seq: int = 0
+
+
+def route(events: Sequence[QueuedEvent], registry: Registry) -> Routing:
+    """Maps events to partitions, coalescing all events of one partition."""
+    stores = {s.slug: s for s in registry.stores}
+    routing = Routing()
+    for event in events:
+        routing.last_seq = max(routing.last_seq, event.seq)
+        store = stores.get(event.store)
+        if store is None:
+            routing.dead.append((event, f"store {event.store!r} is not in the registry"))
+            continue
+        if event.event in PRODUCT_EVENTS:
+            target = Target("products", store.slug)
+        elif event.event in ORDER_EVENTS:
+            try:
+                data = json.loads(event.payload)["data"]
+                created = timestamp(data.get("created_at"), store.timezone)
+            except (ValueError, KeyError, TypeError, AttributeError):
+                created = None
+            day = local_date(created, store.timezone)
+            if day is None:
+                routing.dead.append((event, "order event without a readable data.created_at"))
+                continue
+            if day < store.start_date:
+                routing.dead.append((event, f"order created {day}, before start_date"))
+                continue
+            target = Target("orders", store.slug, day)
+        else:
+            routing.dead.append((event, f"unknown event {event.event!r}"))
+            continue
+        touched = routing.targets.get(target)
+        if touched is None:
+            touched = routing.targets[target] = Touched(event.seq, event.seq)
+        touched.last_seq = event.seq
+        touched.events += 1
+    return routing
