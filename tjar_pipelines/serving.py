@@ -35,8 +35,15 @@ def uvicorn_server(app: ASGIApp, log_level: str = "warning") -> uvicorn.Server:
 class ThreadedServer:
     """An ASGI app on ``host`` (127.0.0.1) and an ephemeral port, served from a thread."""
 
-    def __init__(self, app: ASGIApp, *, host: str = "127.0.0.1", port: int = 0) -> None:
-        self._sock = bind(host, port)
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        sock: socket.socket | None = None,
+    ) -> None:
+        self._sock = sock or bind(host, port)
         self.host, self.port = self._sock.getsockname()[:2]
         self._server = uvicorn_server(app)
         self._thread = threading.Thread(

@@ -191,11 +191,15 @@ class Pipeline:
         for slug, store in server.simulator.stores.items():
             env = f"TJAR_{slug.upper().replace('-', '_')}_API_KEY"
             monkeypatch.setenv(env, store.spec.api_key)
+            monkeypatch.setenv(
+                env.replace("_API_KEY", "_WEBHOOK_SECRET"), store.spec.webhook_secret
+            )
             entries.append(
                 {
                     "slug": slug,
                     "domain": store.spec.domain,
                     "api_key_env": env,
+                    "webhook_secret_env": env.replace("_API_KEY", "_WEBHOOK_SECRET"),
                     "base_url": server.base_url(slug),
                     "timezone": store.spec.timezone,
                     "start_date": "2026-04-01",
@@ -207,13 +211,20 @@ class Pipeline:
         monkeypatch.setenv("TJAR_RUN_RETRIES", "0")
         self.instance = dg.DagsterInstance.ephemeral()
 
-    def defs(self) -> dg.Definitions:
-        from tjar_pipelines.definitions import build_definitions
+    def settings(self):
         from tjar_pipelines.settings import Settings
+
+        return Settings(stores_file=self.stores_file, data_dir=self.data_dir, run_retries=0)
+
+    def registry(self):
         from tjar_pipelines.stores import load_registry
 
-        settings = Settings(stores_file=self.stores_file, data_dir=self.data_dir, run_retries=0)
-        return build_definitions(load_registry(self.stores_file), settings)
+        return load_registry(self.stores_file)
+
+    def defs(self) -> dg.Definitions:
+        from tjar_pipelines.definitions import build_definitions
+
+        return build_definitions(self.registry(), self.settings())
 
     def sync_orders(self, store: str, first: dt.date, last: dt.date, **kwargs: Any):
         from tjar_pipelines.schedules import RANGE_END, RANGE_START, order_day_key

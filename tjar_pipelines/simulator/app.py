@@ -102,6 +102,8 @@ class Simulator:
             "webhooks_failed": 0,
         }
         self.deliveries: list[dict[str, Any]] = []
+        self.live_paused = False
+        """Set to hold live mode: no changes and no new deliveries until cleared."""
         routes = [
             Route(f"{API}/orders", self.list_orders, methods=["GET"]),
             Route(f"{API}/orders/{{ident}}", self.get_order, methods=["GET"]),

@@ -120,6 +120,8 @@ async def _change_and_announce(
     """Changes every store once per ``live.interval`` and starts its deliveries."""
     while True:
         await asyncio.sleep(live.interval)
+        if sim.live_paused:
+            continue
         for store in sim.stores.values():
             now = sim.clock()
             with store.lock:

@@ -1,0 +1,139 @@
+"""The webhook sensor, and webhooks end to end: simulator → receiver → queue → sensor → runs."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+
+import dagster as dg
+
+from tjar_pipelines.serving import ThreadedServer, bind
+from tjar_pipelines.simulator import LiveMode
+from tjar_pipelines.simulator.store import FIRST_ORDER_ID
+from tjar_pipelines.webhooks.queue import NewEvent, WebhookQueue
+from tjar_pipelines.webhooks.receiver import create_app
+from tjar_pipelines_tests.conftest import expected_ids, sim_config, spec
+
+
+def tick(p, cursor: str | None) -> dg.SensorResult:
+    defs = p.defs()
+    sensor = defs.resolve_sensor_def("tjar_webhook_sensor")
+    with dg.build_sensor_context(
+        cursor=cursor, instance=p.instance, repository_def=defs.get_repository_def()
+    ) as context:
+        result = sensor(context)
+    assert isinstance(result, dg.SensorResult)
+    return result
+
+
+def order_event(
+    n: int, store: str, created_at: str, name: str = "order.status.updated"
+) -> NewEvent:
+    payload = (
+        f'{{"id":"d{n}","event":"{name}","data":{{"identifier":{n},"created_at":"{created_at}"}}}}'
+    )
+    return NewEvent(store, f"d{n}", name, payload)
+
+
+def test_a_tick_requests_each_touched_partition_once(pipeline):
+    p = pipeline(sim_config(spec("acme"), spec("zen", timezone="Asia/Dubai")))
+    with WebhookQueue(p.settings().queue_path) as queue:
+        queue.append(
+            [
+                order_event(1, "acme", "2026-05-09 23:59:59"),
+                order_event(2, "acme", "2026-05-09 08:00:00", "order.created"),
+                order_event(3, "acme", "2026-05-10 00:00:01"),
+                order_event(4, "zen", "2026-05-09 23:59:59", "order.cancelled"),
+                NewEvent(
+                    "acme",
+                    "p1",
+                    "product.updated",
+                    '{"id":"p1","event":"product.updated","data":{}}',
+                ),
+                NewEvent(
+                    "acme",
+                    "x1",
+                    "customer.created",
+                    '{"id":"x1","event":"customer.created","data":{}}',
+                ),
+            ]
+        )
+    result = tick(p, None)
+    requests = sorted((r.job_name, str(r.partition_key)) for r in result.run_requests or [])
+    assert requests == [
+        ("orders_job", "2026-05-09|acme"),
+        ("orders_job", "2026-05-09|zen"),
+        ("orders_job", "2026-05-10|acme"),
+        ("products_job", "acme"),
+    ]
+    assert result.cursor == "6"
+    with WebhookQueue(p.settings().queue_path) as queue:
+        assert [r[4] for r in queue.dead_letters()] == ["unknown event 'customer.created'"]
+    retried = tick(p, None)
+    assert sorted(r.run_key or "" for r in retried.run_requests or []) == sorted(
+        r.run_key or "" for r in result.run_requests or []
+    )
+    assert not tick(p, result.cursor).run_requests
+    assert tick(p, result.cursor).cursor == "6"
+
+
+def test_ten_thousand_events_in_one_tick(pipeline):
+    p = pipeline()
+    with WebhookQueue(p.settings().queue_path) as queue:
+        days = [f"2026-04-{d:02d} 12:00:00" for d in range(1, 31)]
+        queue.append([order_event(n, "acme", days[n % 30]) for n in range(10_000)])
+    result = tick(p, None)
+    assert len(result.run_requests or []) == 30
+    assert sum(int(r.tags["tjar/webhook_events"]) for r in result.run_requests or []) == 10_000
+
+
+def test_webhooks_end_to_end(pipeline):
+    """Live simulator → signed webhooks → receiver → sensor → runs → DuckDB equals the store."""
+    sock = bind("127.0.0.1", 0)
+    port = sock.getsockname()[1]
+    live = LiveMode(
+        interval=0.05,
+        webhook_url=f"http://127.0.0.1:{port}/webhooks/tjar/{{slug}}",
+        product_share=0.2,
+        duplicate_rate=0.3,
+    )
+    p = pipeline(sim_config(spec("acme"), spec("zen", timezone="Asia/Dubai"), live=live))
+    sim = p.server.simulator
+    with ThreadedServer(create_app(p.registry(), p.settings().queue_path), sock=sock) as receiver:
+        with WebhookQueue(p.settings().queue_path) as queue:
+            deadline = time.monotonic() + 30
+            while queue.count() < 40:
+                assert time.monotonic() < deadline, "deliveries did not arrive"
+                time.sleep(0.05)
+        sim.live_paused = True
+        time.sleep(0.3)  # let deliveries already on the wire land
+        assert receiver.url
+    result = tick(p, None)
+    touched_orders = {
+        (slug, dt.datetime.fromtimestamp(store.created[pos], store.zone).date())
+        for slug, store in sim.stores.items()
+        for pos in store.changes
+    }
+    requested = {
+        tuple(str(r.partition_key).split("|")[::-1])
+        for r in result.run_requests or []
+        if r.job_name == "orders_job"
+    }
+    assert requested == {(s, d.isoformat()) for s, d in touched_orders}
+    for request in result.run_requests or []:
+        job = p.defs().resolve_job_def(request.job_name or "")
+        assert job.execute_in_process(
+            instance=p.instance, partition_key=request.partition_key
+        ).success
+    for slug, day in touched_orders:
+        store = sim.stores[slug]
+        rows = dict(
+            p.query(
+                "SELECT identifier, status FROM orders WHERE store = ? AND order_date = ?",
+                [slug, day],
+            )
+        )
+        assert set(rows) == expected_ids(p.server, slug, day, day)
+        for ident, status in rows.items():
+            assert status == store.order(int(ident) - FIRST_ORDER_ID, "en")["status"]["value"]
+    assert {s for (s,) in p.query("SELECT DISTINCT store FROM products")} <= {"acme", "zen"}

@@ -1,0 +1,143 @@
+"""The durable queue and the event → partition routing."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import subprocess
+import sys
+
+from tjar_pipelines.stores import parse_registry
+from tjar_pipelines.webhooks.queue import NewEvent, QueuedEvent, WebhookQueue
+from tjar_pipelines.webhooks.routing import Target, route
+from tjar_pipelines.webhooks.signature import SignatureScheme
+
+REGISTRY = parse_registry(
+    {
+        "stores": [
+            {
+                "slug": "acme",
+                "domain": "a.sa",
+                "api_key_env": "A",
+                "timezone": "Asia/Riyadh",
+                "start_date": "2026-01-01",
+            },
+            {
+                "slug": "ny",
+                "domain": "n.sa",
+                "api_key_env": "N",
+                "timezone": "America/New_York",
+                "start_date": "2026-01-01",
+            },
+        ]
+    }
+)
+
+
+def event(
+    seq: int, store: str, name: str, created_at: str | None = "2026-05-09 23:59:59"
+) -> QueuedEvent:
+    data = (
+        {"identifier": seq} if created_at is None else {"identifier": seq, "created_at": created_at}
+    )
+    payload = json.dumps({"id": f"d{seq}", "event": name, "data": data})
+    return QueuedEvent(seq, store, f"d{seq}", name, 0.0, payload)
+
+
+def test_signatures():
+    body = b'{"a":1}'
+    for scheme in (SignatureScheme(), SignatureScheme(prefix="", encoding="base64")):
+        good = scheme.sign("s", body)
+        assert scheme.verify("s", body, good) and scheme.verify("s", body, f" {good} ")
+        assert not scheme.verify("t", body, good) and not scheme.verify("s", body + b" ", good)
+        assert not scheme.verify("s", body, None) and not scheme.verify("s", body, "")
+    assert SignatureScheme().sign("s", body).startswith("sha256=")
+    assert SignatureScheme().verify(
+        "s", body, SignatureScheme().sign("s", body).upper().replace("SHA256=", "sha256=")
+    )
+
+
+def test_append_dedupes_and_reads_in_order(tmp_path):
+    with WebhookQueue(tmp_path / "q.sqlite3") as queue:
+        fresh = queue.append(
+            [NewEvent("acme", "1", "order.created", "{}"), NewEvent("acme", "2", "x", "{}")]
+        )
+        again = queue.append(
+            [NewEvent("acme", "1", "order.created", "{}"), NewEvent("zen", "1", "x", "{}")]
+        )
+        assert fresh == [True, True] and again == [False, True]
+        events = queue.read_after(0)
+        assert [(e.store, e.delivery_id) for e in events] == [
+            ("acme", "1"),
+            ("acme", "2"),
+            ("zen", "1"),
+        ]
+        seqs = [e.seq for e in events]
+        assert seqs == sorted(seqs)  # increasing; an ignored duplicate may leave a gap
+        assert [e.delivery_id for e in queue.read_after(seqs[1])] == ["1"]
+
+
+def test_retention_and_dead_letters(tmp_path):
+    with WebhookQueue(tmp_path / "q.sqlite3") as queue:
+        queue.append([NewEvent("acme", "old", "x", "{}")], now=1_000.0)
+        queue.append([NewEvent("acme", "new", "x", "{}")], now=1_000.0 + 8 * 86400)
+        old = queue.read_after(0)[0]
+        queue.dead_letter([(old, "unknown event 'x'")])
+        queue.dead_letter([(old, "unknown event 'x'")])
+        assert queue.dead_letters() == [(1, "acme", "old", "x", "unknown event 'x'")]
+        assert queue.prune(7, now=1_000.0 + 8 * 86400) == 2
+        assert [e.delivery_id for e in queue.read_after(0)] == [
+            "new"
+        ] and queue.dead_letters() == []
+
+
+WRITER = """
+import sys
+from tjar_pipelines.webhooks.queue import NewEvent, WebhookQueue
+with WebhookQueue(sys.argv[1]) as queue:
+    for n in range(300):
+        queue.append([NewEvent("acme", f"{sys.argv[2]}-{n}", "order.created", "{}")])
+"""
+
+
+def test_concurrent_writer_processes_lose_nothing(tmp_path):
+    path = tmp_path / "q.sqlite3"
+    WebhookQueue(path).close()
+    writers = [subprocess.Popen([sys.executable, "-c", WRITER, str(path), name]) for name in "ab"]
+    try:
+        assert [w.wait(timeout=120) for w in writers] == [0, 0]
+    finally:
+        for w in writers:
+            w.kill()
+    with WebhookQueue(path) as queue:
+        assert queue.count() == 600
+        seqs = [e.seq for e in queue.read_after(0)]
+        assert seqs == sorted(seqs) and len(set(seqs)) == 600
+
+
+def test_routing_maps_and_coalesces():
+    events = [
+        event(1, "acme", "order.created"),
+        event(2, "acme", "order.status.updated"),
+        event(3, "ny", "order.cancelled", "2026-05-09 23:59:59"),
+        event(4, "acme", "product.updated"),
+        event(5, "acme", "product.deleted"),
+        event(6, "acme", "order.updated", "2026-05-10 00:00:00"),
+        event(7, "acme", "customer.created"),
+        event(8, "acme", "order.updated", None),
+        event(9, "gone", "order.created"),
+        event(10, "acme", "order.created", "2025-12-31 10:00:00"),
+    ]
+    routing = route(events, REGISTRY)
+    targets = {t: (x.first_seq, x.last_seq, x.events) for t, x in routing.targets.items()}
+    assert targets == {
+        Target("orders", "acme", dt.date(2026, 5, 9)): (1, 2, 2),
+        Target("orders", "ny", dt.date(2026, 5, 9)): (3, 3, 1),
+        Target("products", "acme"): (4, 5, 2),
+        Target("orders", "acme", dt.date(2026, 5, 10)): (6, 6, 1),
+    }
+    reasons = {e.seq: reason for e, reason in routing.dead}
+    assert set(reasons) == {7, 8, 9, 10}
+    assert "unknown event" in reasons[7] and "created_at" in reasons[8]
+    assert "not in the registry" in reasons[9] and "before start_date" in reasons[10]
+    assert routing.last_seq == 10

@@ -1,0 +1,173 @@
+"""The webhook receiver over real HTTP: every answer, and nothing rejected is stored."""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tjar_pipelines.serving import ThreadedServer
+from tjar_pipelines.stores import parse_registry
+from tjar_pipelines.webhooks.queue import WebhookQueue
+from tjar_pipelines.webhooks.receiver import MAX_BODY, create_app
+from tjar_pipelines.webhooks.signature import SignatureScheme
+
+SECRET = "whsec_5e3cr3t_value_for_tests"
+HEX = SignatureScheme()
+B64 = SignatureScheme(header="X-Signature", prefix="", encoding="base64")
+
+
+@pytest.fixture
+def receiver(tmp_path, monkeypatch):
+    monkeypatch.setenv("TJAR_ACME_WEBHOOK_SECRET", SECRET)
+    monkeypatch.setenv("TJAR_ZEN_WEBHOOK_SECRET", "zen-secret")
+    registry = parse_registry(
+        {
+            "stores": [
+                {
+                    "slug": "acme",
+                    "domain": "acme.tjar.sa",
+                    "api_key_env": "K1",
+                    "webhook_secret_env": "TJAR_ACME_WEBHOOK_SECRET",
+                },
+                {
+                    "slug": "zen",
+                    "domain": "zen.sa",
+                    "api_key_env": "K2",
+                    "webhook_secret_env": "TJAR_ZEN_WEBHOOK_SECRET",
+                    "webhook_signature_header": "X-Signature",
+                    "webhook_signature_prefix": "",
+                    "webhook_signature_encoding": "base64",
+                },
+                {
+                    "slug": "nosecret",
+                    "domain": "n.sa",
+                    "api_key_env": "K3",
+                    "webhook_secret_env": "TJAR_UNSET_WEBHOOK_SECRET",
+                },
+            ]
+        }
+    )
+    queue_path = tmp_path / "webhooks.sqlite3"
+    with ThreadedServer(create_app(registry, queue_path)) as server:
+        yield server, queue_path
+
+
+def delivery(event: str = "order.status.updated", **overrides) -> dict:
+    body = {
+        "id": str(uuid.uuid4()),
+        "event": event,
+        "store": "acme.tjar.sa",
+        "created_at": "2026-05-10 12:00:00",
+        "data": {
+            "identifier": 1001,
+            "created_at": "2026-05-09 23:59:59",
+            "status": {"value": "Shipped"},
+        },
+    }
+    body.update(overrides)
+    return body
+
+
+def post(server: ThreadedServer, slug: str, raw: bytes, headers: dict[str, str]) -> httpx.Response:
+    return httpx.post(f"{server.url}/webhooks/tjar/{slug}", content=raw, headers=headers)
+
+
+def signed(
+    body: dict, secret: str = SECRET, scheme: SignatureScheme = HEX
+) -> tuple[bytes, dict[str, str]]:
+    raw = json.dumps(body, ensure_ascii=False).encode()
+    return raw, {scheme.header: scheme.sign(secret, raw), "X-Tjar-Delivery": str(body.get("id"))}
+
+
+def stored(queue_path: Path) -> list[tuple[str, str]]:
+    with WebhookQueue(queue_path) as queue:
+        return [(e.store, e.delivery_id) for e in queue.read_after(0)]
+
+
+def test_signed_delivery_is_stored_once_even_when_replayed(receiver):
+    server, queue_path = receiver
+    body = delivery()
+    raw, headers = signed(body)
+    first = post(server, "acme", raw, headers)
+    again = post(server, "acme", raw, headers)
+    assert (first.status_code, first.json()["status"]) == (200, "stored")
+    assert (again.status_code, again.json()["status"]) == (200, "duplicate")
+    assert stored(queue_path) == [("acme", body["id"])]
+
+
+def test_base64_scheme_per_store(receiver):
+    server, _ = receiver
+    raw, headers = signed(delivery(), secret="zen-secret", scheme=B64)
+    assert post(server, "zen", raw, headers).status_code == 200
+    raw, headers = signed(delivery(), secret="zen-secret")  # hex in the default header: refused
+    assert post(server, "zen", raw, headers).status_code == 401
+
+
+@pytest.mark.parametrize(
+    ("case", "status"),
+    [
+        ("tampered", 401),
+        ("wrong_secret", 401),
+        ("no_signature", 401),
+        ("unknown_store", 404),
+        ("oversize", 413),
+        ("not_json", 400),
+        ("no_id", 400),
+        ("no_event", 400),
+        ("data_not_object", 400),
+        ("no_secret_configured", 503),
+    ],
+)
+def test_rejections_store_nothing(receiver, caplog, case, status):
+    server, queue_path = receiver
+    caplog.set_level(logging.WARNING, logger="tjar_pipelines.webhooks")
+    slug = "acme"
+    raw, headers = signed(delivery())
+    if case == "tampered":
+        raw = raw.replace(b"Shipped", b"Pending")
+    elif case == "wrong_secret":
+        raw, headers = signed(delivery(), secret="not-the-secret")
+    elif case == "no_signature":
+        headers = {}
+    elif case == "unknown_store":
+        slug = "nope"
+    elif case == "oversize":
+        raw, headers = signed(delivery(data={"pad": "x" * MAX_BODY}))
+    elif case == "not_json":
+        raw = b"{not json"
+        headers = {HEX.header: HEX.sign(SECRET, raw)}
+    elif case in ("no_id", "no_event", "data_not_object"):
+        body = delivery()
+        if case == "no_id":
+            del body["id"]
+        elif case == "no_event":
+            del body["event"]
+        else:
+            body["data"] = [1, 2]
+        raw, headers = signed(body)
+    elif case == "no_secret_configured":
+        slug = "nosecret"
+    response = post(server, slug, raw, headers)
+    assert response.status_code == status
+    assert stored(queue_path) == []
+    health = httpx.get(f"{server.url}/healthz").json()
+    assert sum(health["counts"].values()) == 1
+    assert SECRET not in caplog.text and "Shipped" not in caplog.text
+
+
+def test_healthz_counts(receiver):
+    server, _ = receiver
+    raw, headers = signed(delivery())
+    post(server, "acme", raw, headers)
+    post(server, "acme", raw, headers)
+    post(server, "acme", raw, {})
+    assert httpx.get(f"{server.url}/healthz").json()["counts"] == {
+        "stored": 1,
+        "duplicate": 1,
+        "bad_signature": 1,
+    }
