@@ -52,3 +52,36 @@ def test_sync_fails_clearly(pipeline, capsys, monkeypatch):
     assert "'nope' is not in the store registry" in capsys.readouterr().err
     assert main(["sync", "--assets", "orders,customers"]) == 2
     assert "unknown assets ['customers']" in capsys.readouterr().err
+
+
+def test_webhooks_register_and_list(pipeline, capsys, tmp_path):
+    p = pipeline()
+    secret_file = tmp_path / "acme.secret"
+    code = main(
+        [
+            "webhooks",
+            "register",
+            "--store",
+            "acme",
+            "--url",
+            "https://hooks.example.sa/webhooks/tjar/acme",
+            "--event",
+            "order.created",
+            "--event",
+            "order.status.updated",
+            "--secret-file",
+            str(secret_file),
+        ]
+    )
+    out = capsys.readouterr().out
+    assert code == 0, out
+    [hook] = p.server.simulator.stores["acme"].webhooks.values()
+    assert hook["events"] == ["order.created", "order.status.updated"]
+    assert secret_file.read_text().strip() == hook["secret"]
+    assert secret_file.stat().st_mode & 0o777 == 0o600
+    assert hook["secret"] not in out and "TJAR_ACME_WEBHOOK_SECRET" in out
+    assert main(["webhooks", "list", "--store", "acme"]) == 0
+    listed = capsys.readouterr().out
+    assert "https://hooks.example.sa/webhooks/tjar/acme" in listed and hook["secret"] not in listed
+    assert main(["webhooks", "dead-letters"]) == 0
+    assert "no dead letters" in capsys.readouterr().out

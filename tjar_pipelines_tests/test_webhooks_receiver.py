@@ -171,3 +171,79 @@ def test_healthz_counts(receiver):
         "duplicate": 1,
         "bad_signature": 1,
     }
+
+
+def test_sigkill_loses_no_acknowledged_delivery(tmp_path):
+    """Deliveries keep coming while the receiver process is SIGKILLed: every 2xx is stored."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import threading
+
+    import yaml
+
+    (tmp_path / "stores.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "stores": [
+                    {
+                        "slug": "acme",
+                        "domain": "acme.tjar.sa",
+                        "api_key_env": "K",
+                        "webhook_secret_env": "TJAR_ACME_WEBHOOK_SECRET",
+                    }
+                ]
+            }
+        )
+    )
+    env = {
+        **os.environ,
+        "TJAR_STORES_FILE": str(tmp_path / "stores.yaml"),
+        "TJAR_DATA_DIR": str(tmp_path / "data"),
+        "TJAR_ACME_WEBHOOK_SECRET": SECRET,
+    }
+    script = Path(sys.executable).with_name("tjar-pipelines")
+    proc = subprocess.Popen(
+        [str(script), "webhooks", "serve", "--port", "0"],
+        env=env,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    acked: list[str] = []
+    stop = threading.Event()
+    try:
+        assert proc.stdout is not None
+        url = proc.stdout.readline().split()[4]
+
+        def send() -> None:
+            with httpx.Client(timeout=5) as http:
+                while not stop.is_set():
+                    body = delivery()
+                    raw, headers = signed(body)
+                    try:
+                        response = http.post(
+                            f"{url}/webhooks/tjar/acme", content=raw, headers=headers
+                        )
+                    except httpx.HTTPError:
+                        continue
+                    if response.status_code == 200:
+                        acked.append(body["id"])
+
+        senders = [threading.Thread(target=send) for _ in range(4)]
+        for sender in senders:
+            sender.start()
+        while len(acked) < 200:
+            threading.Event().wait(0.01)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+        stop.set()
+        for sender in senders:
+            sender.join(timeout=30)
+    finally:
+        stop.set()
+        proc.kill()
+        proc.wait(timeout=10)
+    with WebhookQueue(tmp_path / "data" / "webhooks.sqlite3") as queue:
+        ids = {d for _, d in queue.delivery_ids()}
+    assert len(acked) >= 200 and set(acked) <= ids
