@@ -45,7 +45,11 @@ def build_definitions(
         schedules=build_schedules(registry, settings, freshness_checks_job),
         sensors=[build_webhook_sensor(registry, settings)],
         resources={
-            "tjar": tjar or TjarResource(stores_file=str(settings.stores_file)),
+            "tjar": tjar
+            or TjarResource(
+                stores_file=str(settings.stores_file),
+                requests_per_second=settings.requests_per_second,
+            ),
             "lake": LakeResource(data_dir=str(settings.data_dir)),
         },
     )

@@ -22,6 +22,8 @@ class Settings:
             (``TJAR_WEBHOOK_RETENTION_DAYS``, 7).
         webhook_sensor_interval: Seconds between two ticks of the webhook sensor
             (``TJAR_WEBHOOK_SENSOR_INTERVAL``, 30).
+        requests_per_second: Requests per second per store until the store advertises its
+            own limit (``TJAR_REQUESTS_PER_SECOND``, 10).
     """
 
     stores_file: Path
@@ -31,6 +33,7 @@ class Settings:
     run_retries: int = 2
     webhook_retention_days: int = 7
     webhook_sensor_interval: int = 30
+    requests_per_second: float = 10.0
 
     @property
     def queue_path(self) -> Path:
@@ -47,6 +50,7 @@ class Settings:
             run_retries=_int_env("TJAR_RUN_RETRIES", 2),
             webhook_retention_days=_int_env("TJAR_WEBHOOK_RETENTION_DAYS", 7),
             webhook_sensor_interval=_int_env("TJAR_WEBHOOK_SENSOR_INTERVAL", 30),
+            requests_per_second=float(_int_env("TJAR_REQUESTS_PER_SECOND", 10)),
         )
 
 
