@@ -8,6 +8,7 @@ import platform
 import random
 import time
 from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -16,7 +17,7 @@ import httpx
 
 from tjar_pipelines import __version__
 from tjar_pipelines.client.errors import TjarPaginationError, TjarResponseError
-from tjar_pipelines.client.pagination import PageShapeError, parse_page
+from tjar_pipelines.client.pagination import Page, PageShapeError, parse_page
 from tjar_pipelines.client.ratelimit import SHARED_BUCKETS, BucketRegistry, Sleep, TokenBucket
 from tjar_pipelines.client.records import Order, Product, Webhook, identifier, local_date
 from tjar_pipelines.client.retrying import Params, Requester, RequestStats
@@ -337,18 +338,52 @@ class TjarClient:
         """
         settings = self.settings
         requested = settings.per_page
+        totals = _Totals()
+
+        def fetch(number: int) -> tuple[Params, dict[str, Any]]:
+            query = {**params, settings.page_param: number, settings.per_page_param: requested}
+            return query, self._requester.request("GET", path, params=query)
+
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="tjar-prefetch") as pool:
+            return (
+                yield from self._page_loop(
+                    path, list_key, fetch, pool, seen, totals, head_only=head_only
+                )
+            )
+
+    def _page_loop(
+        self,
+        path: str,
+        list_key: str,
+        fetch: Callable[[int], tuple[Params, dict[str, Any]]],
+        pool: ThreadPoolExecutor,
+        seen: set[str],
+        totals: _Totals,
+        *,
+        head_only: bool,
+    ) -> Generator[dict[str, Any], None, _Totals]:
+        settings = self.settings
+        requested = settings.per_page
         previous_ids: list[str] | None = None
         probe_size: int | None = None
         repeats = 0
-        totals = _Totals()
+        ahead: Future[tuple[Params, dict[str, Any]]] | None = None
         for page_number in range(1, settings.max_pages + 1):
-            query = {**params, settings.page_param: page_number, settings.per_page_param: requested}
-            body = self._requester.request("GET", path, params=query)
+            query, body = ahead.result() if ahead is not None else fetch(page_number)
+            ahead = None
             try:
                 page = parse_page(body, list_key)
             except PageShapeError as exc:
                 raise self._bad_body(path, query, str(exc)) from exc
             totals.pages += 1
+            if (
+                settings.prefetch
+                and not head_only
+                and _more_expected(page, page_number, self._page_size or requested)
+            ):
+                # Overlap the store's work on the next page with ours on this one; if this
+                # page turns out to be the last after all, one request was spent for nothing.
+                ahead = pool.submit(fetch, page_number + 1)
             if page.total is not None:
                 totals.last = page.total
                 if totals.first is None:
@@ -473,6 +508,14 @@ class TjarClient:
             timezone=self.connection.timezone,
             language=self.connection.language,
         )
+
+
+def _more_expected(page: Page, number: int, size: int) -> bool:
+    if page.last_page is not None:
+        return (page.current_page or number) < page.last_page
+    if page.has_next is not None:
+        return page.has_next
+    return len(page.items) >= (page.per_page or size)
 
 
 def _segment(value: str | int) -> str:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+import orjson
 
 from tjar_pipelines.client.errors import (
     TjarAuthError,
@@ -282,11 +283,19 @@ class Requester:
         )
 
 
+def loads(content: bytes) -> Any:
+    """JSON from bytes: orjson (several times faster), the standard library for what it refuses."""
+    try:
+        return orjson.loads(content)
+    except orjson.JSONDecodeError:
+        return json.loads(content)  # e.g. integers beyond 64 bits; raises ValueError on junk
+
+
 def _decode(response: httpx.Response) -> dict[str, Any]:
     content = response.content
     if not content.strip():
         return {}
-    body = json.loads(content)
+    body = loads(content)
     if not isinstance(body, dict):
         raise ValueError(f"top level is {type(body).__name__}")
     return body
@@ -294,7 +303,7 @@ def _decode(response: httpx.Response) -> dict[str, Any]:
 
 def _maybe_json(response: httpx.Response) -> object:
     try:
-        return json.loads(response.content)
+        return loads(response.content)
     except ValueError:
         return None
 

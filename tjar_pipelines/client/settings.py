@@ -94,6 +94,8 @@ class ClientSettings:
         on_total_mismatch: ``error`` fails the scan if the total still disagrees after the
             re-scans; ``warn`` logs and returns what was read.
         max_pages: Safety stop for one scan, against a server that never ends its pages.
+        prefetch: Request the next page while the current one is being processed, when the
+            store says (or a full page suggests) there is one.
     """
 
     per_page: int = 100
@@ -115,6 +117,7 @@ class ClientSettings:
     max_consistency_rounds: int = 4
     on_total_mismatch: OnTotalMismatch = "error"
     max_pages: int = 100_000
+    prefetch: bool = True
     extra_headers: tuple[tuple[str, str], ...] = field(default=())
 
     def __post_init__(self) -> None:

@@ -8,6 +8,7 @@ from collections.abc import Iterable, Mapping
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
+import orjson
 import pyarrow as pa
 
 from tjar_pipelines.client import Order, Product
@@ -125,66 +126,47 @@ def cents(value: Decimal | None) -> Decimal | None:
 
 
 def raw_json(raw: Mapping[str, Any]) -> str:
-    return json.dumps(raw, ensure_ascii=False, separators=(",", ":"), default=str)
+    """The record's JSON as text (orjson: the same JSON, an order of magnitude faster)."""
+    try:
+        return orjson.dumps(raw).decode()
+    except TypeError:  # integers beyond 64 bits and other oddities the standard library takes
+        return json.dumps(raw, ensure_ascii=False, separators=(",", ":"), default=str)
+
+
+def _columns(schema: pa.Schema) -> dict[str, list[Any]]:
+    return {name: [] for name in schema.names}
+
+
+def _table(columns: dict[str, list[Any]], schema: pa.Schema) -> pa.Table:
+    return pa.Table.from_arrays(
+        [pa.array(columns[f.name], type=f.type) for f in schema], schema=schema
+    )
 
 
 def orders_table(orders: Iterable[Order], synced_at: dt.datetime) -> tuple[pa.Table, pa.Table]:
-    """The ``orders`` and ``order_items`` rows of some orders."""
-    order_rows: list[dict[str, Any]] = []
-    item_rows: list[dict[str, Any]] = []
+    """The ``orders`` and ``order_items`` rows of some orders (built column by column)."""
+    o_cols = _columns(ORDERS)
+    i_cols = _columns(ORDER_ITEMS)
     for o in orders:
-        order_rows.append(
-            {
-                "store": o.store,
-                "identifier": o.identifier,
-                "order_number": o.order_number,
-                "status": o.status,
-                "payment_status": o.payment_status,
-                "payment_gateway": o.payment_gateway,
-                "total_amount": cents(o.total_amount),
-                "coupon": o.coupon,
-                "coupon_discount": cents(o.coupon_discount),
-                "customer_id": o.customer_id,
-                "customer_name": o.customer_name,
-                "customer_email": o.customer_email,
-                "customer_mobile": o.customer_mobile,
-                "country": o.country,
-                "city": o.city,
-                "transaction_id": o.transaction_id,
-                "item_count": len(o.items),
-                "created_at": o.created_at,
-                "updated_at": o.updated_at,
-                "order_date": o.order_date,
-                "synced_at": synced_at,
-                "raw": raw_json(o.raw),
-            }
-        )
-        item_rows.extend(
-            {
-                "store": o.store,
-                "order_identifier": i.order_identifier,
-                "line_number": i.line_number,
-                "product_id": i.product_id,
-                "name": i.name,
-                "qty": i.qty,
-                "price": cents(i.price),
-                "discount": cents(i.discount),
-                "tax": cents(i.tax),
-                "subtotal": cents(i.subtotal),
-                "options_cost": cents(i.options_cost),
-                "weight": None if i.weight is None else float(i.weight),
-                "type": i.type,
-                "type_label": i.type_label,
-                "is_booking": i.is_booking,
-                "order_date": o.order_date,
-                "raw": raw_json(i.raw),
-            }
-            for i in o.items
-        )
-    return (
-        pa.Table.from_pylist(order_rows, schema=ORDERS),
-        pa.Table.from_pylist(item_rows, schema=ORDER_ITEMS),
-    )
+        values = (
+            o.store, o.identifier, o.order_number, o.status, o.payment_status,
+            o.payment_gateway, cents(o.total_amount), o.coupon, cents(o.coupon_discount),
+            o.customer_id, o.customer_name, o.customer_email, o.customer_mobile, o.country,
+            o.city, o.transaction_id, len(o.items), o.created_at, o.updated_at, o.order_date,
+            synced_at, raw_json(o.raw),
+        )  # fmt: skip
+        for column, value in zip(o_cols.values(), values, strict=True):
+            column.append(value)
+        for i in o.items:
+            values = (
+                o.store, i.order_identifier, i.line_number, i.product_id, i.name, i.qty,
+                cents(i.price), cents(i.discount), cents(i.tax), cents(i.subtotal),
+                cents(i.options_cost), None if i.weight is None else float(i.weight), i.type,
+                i.type_label, i.is_booking, o.order_date, raw_json(i.raw),
+            )  # fmt: skip
+            for column, value in zip(i_cols.values(), values, strict=True):
+                column.append(value)
+    return _table(o_cols, ORDERS), _table(i_cols, ORDER_ITEMS)
 
 
 def products_table(products: Iterable[Product], synced_at: dt.datetime) -> pa.Table:
