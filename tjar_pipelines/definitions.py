@@ -49,6 +49,7 @@ def build_definitions(
             or TjarResource(
                 stores_file=str(settings.stores_file),
                 requests_per_second=settings.requests_per_second,
+                rate_limit_window=settings.rate_limit_window,
             ),
             "lake": LakeResource(data_dir=str(settings.data_dir)),
         },

@@ -34,9 +34,15 @@ class TjarResource(dg.ConfigurableResource):
         description="Requests per second per store until the store advertises its own limit.",
     )
     burst: int = Field(default=10, description="Requests per store that may go back to back.")
+    rate_limit_window: float = Field(
+        default=60.0, description="Seconds a store's X-RateLimit-Limit counts over."
+    )
     per_page: int = Field(default=100, description="Page size asked for (stores may clamp it).")
     max_attempts: int = Field(default=6, description="Sends per request before the run fails.")
     read_timeout: float = Field(default=30.0, description="Seconds to wait for an answer.")
+    max_concurrent_stores: int = Field(
+        default=8, description="Stores of one run that are read at the same time."
+    )
 
     def registry(self) -> Registry:
         path = os.fspath(self.stores_file)
@@ -50,6 +56,7 @@ class TjarResource(dg.ConfigurableResource):
         return ClientSettings(
             requests_per_second=self.requests_per_second,
             burst=self.burst,
+            rate_limit_window=self.rate_limit_window,
             per_page=self.per_page,
             max_attempts=self.max_attempts,
             read_timeout=self.read_timeout,

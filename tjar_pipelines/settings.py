@@ -24,6 +24,8 @@ class Settings:
             (``TJAR_WEBHOOK_SENSOR_INTERVAL``, 30).
         requests_per_second: Requests per second per store until the store advertises its
             own limit (``TJAR_REQUESTS_PER_SECOND``, 10).
+        rate_limit_window: Seconds a store's ``X-RateLimit-Limit`` counts over
+            (``TJAR_RATE_LIMIT_WINDOW``, 60 as in Laravel).
     """
 
     stores_file: Path
@@ -34,6 +36,7 @@ class Settings:
     webhook_retention_days: int = 7
     webhook_sensor_interval: int = 30
     requests_per_second: float = 10.0
+    rate_limit_window: float = 60.0
 
     @property
     def queue_path(self) -> Path:
@@ -51,6 +54,7 @@ class Settings:
             webhook_retention_days=_int_env("TJAR_WEBHOOK_RETENTION_DAYS", 7),
             webhook_sensor_interval=_int_env("TJAR_WEBHOOK_SENSOR_INTERVAL", 30),
             requests_per_second=float(_int_env("TJAR_REQUESTS_PER_SECOND", 10)),
+            rate_limit_window=float(_int_env("TJAR_RATE_LIMIT_WINDOW", 60)),
         )
 
 

@@ -22,14 +22,17 @@ ASSETS = ("orders", "order_items", "products", "daily_sales", "product_sales")
 
 @dataclass(frozen=True, slots=True)
 class Step:
-    store: str
+    """One run: a job over some stores (and, for orders, some days)."""
+
+    stores: tuple[str, ...]
     job: str
     first: dt.date | None = None
     last: dt.date | None = None
 
     def label(self) -> str:
         days = f" {self.first}..{self.last}" if self.first else ""
-        return f"{self.store:<12} {self.job:<13}{days}"
+        who = self.stores[0] if len(self.stores) == 1 else f"{len(self.stores)} stores"
+        return f"{who:<12} {self.job:<13}{days}"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -60,23 +63,33 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def plan(registry, stores: Sequence[str], assets: set[str], first, last, now) -> list[Step]:
-    """The runs that sync ``assets`` of ``stores``, in order."""
+    """The runs that sync ``assets`` of ``stores``, in order.
+
+    Stores that sit next to each other in the registry share runs (a run covers a rectangle
+    of days x stores, and reads its stores at the same time); others get runs of their own.
+    """
     from tjar_pipelines.assets.orders import MAX_DAYS_PER_RUN
     from tjar_pipelines.ingest import windows
 
+    order = registry.slugs
+    positions = sorted({order.index(s) for s in stores})
+    if positions == list(range(positions[0], positions[-1] + 1)):
+        groups = [tuple(order[p] for p in positions)]
+    else:
+        groups = [(order[p],) for p in positions]
     steps: list[Step] = []
-    for slug in stores:
-        store = registry.get(slug)
+    for group in groups:
+        members = [registry.get(slug) for slug in group]
         if assets & {"orders", "order_items"}:
-            start = first or store.start_date
-            end = last or now.astimezone(ZoneInfo(store.timezone)).date()
+            start = first or min(m.start_date for m in members)
+            end = last or max(now.astimezone(ZoneInfo(m.timezone)).date() for m in members)
             steps += [
-                Step(slug, "orders_job", a, b) for a, b in windows(start, end, MAX_DAYS_PER_RUN)
+                Step(group, "orders_job", a, b) for a, b in windows(start, end, MAX_DAYS_PER_RUN)
             ]
         if "products" in assets:
-            steps.append(Step(slug, "products_job"))
+            steps.append(Step(group, "products_job"))
         if assets & {"daily_sales", "product_sales"}:
-            steps.append(Step(slug, "sales_job"))
+            steps.append(Step(group, "sales_job"))
     return steps
 
 
@@ -122,11 +135,13 @@ def run(args: argparse.Namespace) -> int:
         }
         if step.first and step.last:
             kwargs["tags"] = {
-                RANGE_START: order_day_key(step.first, step.store),
-                RANGE_END: order_day_key(step.last, step.store),
+                RANGE_START: order_day_key(step.first, step.stores[0]),
+                RANGE_END: order_day_key(step.last, step.stores[-1]),
             }
+        elif len(step.stores) == 1:
+            kwargs["partition_key"] = step.stores[0]
         else:
-            kwargs["partition_key"] = step.store
+            kwargs["tags"] = {RANGE_START: step.stores[0], RANGE_END: step.stores[-1]}
         if selection:
             kwargs["asset_selection"] = [
                 k for k in selection if k.path[0] in ("daily_sales", "product_sales")
@@ -134,17 +149,21 @@ def run(args: argparse.Namespace) -> int:
         t0 = time.perf_counter()
         result = job.execute_in_process(**kwargs)
         took = time.perf_counter() - t0
-        counts = {}
+        counts: dict[tuple[str, str], int] = {}
         for event in result.get_asset_materialization_events():
             materialization = event.step_materialization_data.materialization
-            value = materialization.metadata.get("dagster/row_count")
-            count = int(getattr(value, "value", 0) or 0)
+            table = materialization.asset_key.path[-1]
+            by_store = materialization.metadata.get("rows_by_store")
             # A ranged run reports one event per partition, each with the run's totals.
-            counts[materialization.asset_key.path[-1]] = count
-        for table, count in counts.items():
-            rows[(step.store, table)] += count
+            for store, count in (getattr(by_store, "value", None) or {}).items():
+                counts[(store, table)] = int(count)
+        for key, count in counts.items():
+            rows[key] += count
         if result.success:
-            shown = ", ".join(f"{k} {v}" for k, v in counts.items())
+            totals: dict[str, int] = defaultdict(int)
+            for (_, table), count in counts.items():
+                totals[table] += count
+            shown = ", ".join(f"{k} {v}" for k, v in totals.items())
             print(f"[{n}/{len(steps)}] {step.label()}  ok  {shown} ({took:.1f}s)", flush=True)
         else:
             failed += 1

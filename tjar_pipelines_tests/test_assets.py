@@ -265,3 +265,22 @@ def test_definitions_load_and_name_every_asset(pipeline):
         "sales_hourly",
         "freshness_hourly",
     }
+
+
+def test_one_failing_store_does_not_stop_the_others(pipeline, monkeypatch):
+    from tjar_pipelines.schedules import RANGE_END, RANGE_START, order_day_key
+
+    p = pipeline(sim_config(spec("acme"), spec("zen")))
+    monkeypatch.delenv("TJAR_ZEN_API_KEY")
+    tags = {RANGE_START: order_day_key(FIRST, "acme"), RANGE_END: order_day_key(LAST, "zen")}
+    result = (
+        p.defs()
+        .resolve_job_def("orders_job")
+        .execute_in_process(instance=p.instance, tags=tags, raise_on_error=False)
+    )
+    assert not result.success
+    failure = next(e for e in result.all_events if e.is_step_failure)
+    message = str(failure.step_failure_data.error)
+    assert "1 of 2 stores failed" in message and "TJAR_ZEN_API_KEY" in message
+    assert set(stored_orders(p, "acme")) == expected_ids(p.server, "acme", FIRST, LAST)
+    assert stored_orders(p, "zen") == {}

@@ -7,8 +7,9 @@ from collections.abc import Iterator, Sequence
 import dagster as dg
 
 from tjar_pipelines.assets.failures import no_retry_for_permanent_errors
+from tjar_pipelines.assets.fanout import per_store
 from tjar_pipelines.checks import ORDER_CHECKS, order_check_results
-from tjar_pipelines.ingest import sync_order_days
+from tjar_pipelines.ingest import SyncReport, sync_order_days
 from tjar_pipelines.metadata import sync_metadata
 from tjar_pipelines.resources import LakeResource, TjarResource
 
@@ -65,11 +66,14 @@ def build_order_assets(
         storage = lake.lake()
         lake.warehouse().ensure_views()
         slices = days_by_store(partitions, context.partition_keys)
-        reports = []
         for store, days in slices.items():
             context.log.info(f"store {store}: syncing {len(days)} day(s), {days[0]}..{days[-1]}")
+
+        def sync(store: str) -> SyncReport:
             with no_retry_for_permanent_errors(), tjar.get_client(store) as client:
-                reports.append(sync_order_days(client, storage, days))
+                return sync_order_days(client, storage, slices[store])
+
+        reports = per_store(list(slices), sync, max_workers=tjar.max_concurrent_stores)
         yield dg.MaterializeResult(asset_key="orders", metadata=sync_metadata(reports, "orders"))
         yield dg.MaterializeResult(
             asset_key="order_items", metadata=sync_metadata(reports, "order_items")

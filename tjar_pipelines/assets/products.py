@@ -5,8 +5,9 @@ from collections.abc import Iterator
 import dagster as dg
 
 from tjar_pipelines.assets.failures import no_retry_for_permanent_errors
+from tjar_pipelines.assets.fanout import per_store
 from tjar_pipelines.checks import PRODUCT_CHECKS, product_check_results
-from tjar_pipelines.ingest import sync_products
+from tjar_pipelines.ingest import SyncReport, sync_products
 from tjar_pipelines.metadata import sync_metadata
 from tjar_pipelines.resources import LakeResource, TjarResource
 
@@ -30,10 +31,12 @@ def build_product_assets(
         storage = lake.lake()
         lake.warehouse().ensure_views()
         stores = list(context.partition_keys)
-        reports = []
-        for store in stores:
+
+        def sync(store: str) -> SyncReport:
             with no_retry_for_permanent_errors(), tjar.get_client(store) as client:
-                reports.append(sync_products(client, storage))
+                return sync_products(client, storage)
+
+        reports = per_store(stores, sync, max_workers=tjar.max_concurrent_stores)
         yield dg.MaterializeResult(metadata=sync_metadata(reports, "products"))
         yield from product_check_results(storage, stores)
 

@@ -23,16 +23,16 @@ def upstream() -> list[dg.AssetDep]:
 def _materialize(context: dg.AssetExecutionContext, lake: LakeResource, table: str):
     storage = lake.lake()
     lake.warehouse().ensure_views()
-    rows = 0
+    rows_by_store: dict[str, int] = {}
     preview: list[dict[str, object]] = []
     for store in context.partition_keys:
         report = build_sales(storage, store, table)
-        rows += report.rows[table]
+        rows_by_store[store] = report.rows[table]
         preview += report.preview
     return dg.MaterializeResult(
         metadata={
-            "dagster/row_count": rows,
-            "stores": list(context.partition_keys),
+            "dagster/row_count": sum(rows_by_store.values()),
+            "rows_by_store": rows_by_store,
             "recent" if table == "daily_sales" else "top_products": markdown_table(
                 [{k: str(v) for k, v in row.items()} for row in preview[:14]]
             ),
