@@ -8,10 +8,14 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
+import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from tjar_pipelines.client import Order, TjarClient
 from tjar_pipelines.lake.files import Lake
@@ -72,14 +76,74 @@ def windows(first: dt.date, last: dt.date, size: int) -> list[tuple[dt.date, dt.
     return cuts
 
 
+class DayBuffers:
+    """The orders of one window, by day, spilled to temporary Parquet files as they pile up.
+
+    Memory holds at most ``spill_rows`` orders; the rest wait in ``.spool`` files beside their
+    slice (a name the lake's ``*.parquet`` globs never match) until the window is complete.
+    """
+
+    def __init__(
+        self, lake: Lake, store: str, days: Sequence[dt.date], synced_at: dt.datetime,
+        spill_rows: int,
+    ) -> None:  # fmt: skip
+        self._lake, self._store, self._synced_at = lake, store, synced_at
+        self._spill_rows = spill_rows
+        self.orders: dict[dt.date, list[Order]] = {day: [] for day in days}
+        self._spooled: dict[dt.date, list[tuple[Path, Path]]] = {day: [] for day in days}
+        self._buffered = 0
+
+    def add(self, order: Order, day: dt.date) -> None:
+        self.orders[day].append(order)
+        self._buffered += 1
+        if self._buffered >= self._spill_rows:
+            self._spill()
+
+    def _spill(self) -> None:
+        for day, orders in self.orders.items():
+            if not orders:
+                continue
+            folder = self._lake.slice_path("orders", self._store, day).parent
+            folder.mkdir(parents=True, exist_ok=True)
+            stem = folder / f".{uuid.uuid4().hex}"
+            parts = (stem.with_suffix(".orders.spool"), stem.with_suffix(".items.spool"))
+            for table, path in zip(orders_table(orders, self._synced_at), parts, strict=True):
+                pq.write_table(table, path)
+            self._spooled[day].append(parts)
+            self.orders[day] = []
+        self._buffered = 0
+
+    def tables(self, day: dt.date) -> tuple[pa.Table, pa.Table]:
+        """Everything gathered for ``day``: its ``orders`` and ``order_items`` rows."""
+        orders_t, items_t = orders_table(self.orders[day], self._synced_at)
+        if not self._spooled[day]:
+            return orders_t, items_t
+        spooled = self._spooled[day]
+        return (
+            pa.concat_tables([*(pq.read_table(o) for o, _ in spooled), orders_t]),
+            pa.concat_tables([*(pq.read_table(i) for _, i in spooled), items_t]),
+        )
+
+    def discard(self) -> None:
+        for parts in self._spooled.values():
+            for path in (p for pair in parts for p in pair):
+                path.unlink(missing_ok=True)
+
+
 def sync_order_days(
-    client: TjarClient, lake: Lake, days: Sequence[dt.date], *, max_window_days: int = 31
+    client: TjarClient,
+    lake: Lake,
+    days: Sequence[dt.date],
+    *,
+    max_window_days: int = 31,
+    spill_rows: int = 20_000,
 ) -> SyncReport:
     """Replaces the ``orders`` and ``order_items`` slices of ``days`` for the client's store.
 
     Days are read in contiguous windows of at most ``max_window_days`` (one list scan each),
     and every day of a window is written, empty or not, once the whole window has been read:
-    a failure leaves every slice of that window as it was.
+    a failure leaves every slice of that window as it was. Memory stays bounded by
+    ``spill_rows`` orders however large the window (see :class:`DayBuffers`).
     """
     started = time.perf_counter()
     report = SyncReport(store=client.store)
@@ -91,30 +155,11 @@ def sync_order_days(
         for window in windows(first, last, max_window_days)
     ]
     for first, last in scans:
-        by_day: dict[dt.date, list[Order]] = {day: [] for day in _days(first, last)}
-        undated: set[str] = set()
-        for order in client.iter_orders(first, last):
-            if order.order_date is None:
-                undated.add(order.identifier)
-            elif order.order_date in by_day:
-                by_day[order.order_date].append(order)
-            else:
-                report.outside_window += 1
-        scan = client.last_scan
-        if undated:
-            _place_undated(client, by_day, undated)
-        kept = sum(len(v) for v in by_day.values())
-        report.windows.append(Window(first, last, kept, scan.reported_total if scan else None))
-        report.pages += scan.pages if scan else 0
-        for day, orders in by_day.items():
-            orders_t, items_t = orders_table(orders, synced_at)
-            lake.write_slice("orders", orders_t, client.store, day)
-            lake.write_slice("order_items", items_t, client.store, day)
-            report.day_rows[day] = orders_t.num_rows
-            report.rows["orders"] = report.rows.get("orders", 0) + orders_t.num_rows
-            report.rows["order_items"] = report.rows.get("order_items", 0) + items_t.num_rows
-            if len(report.preview) < 5:
-                report.preview += [_preview(o) for o in orders[: 5 - len(report.preview)]]
+        buffers = DayBuffers(lake, client.store, _days(first, last), synced_at, spill_rows)
+        try:
+            _sync_window(client, lake, buffers, first, last, report)
+        finally:
+            buffers.discard()
     if report.outside_window:
         log.warning(
             "store %s: %d orders listed for %s..%s were created on other local days; check "
@@ -128,26 +173,61 @@ def sync_order_days(
     return report
 
 
-def _place_undated(
-    client: TjarClient, by_day: dict[dt.date, list[Order]], undated: set[str]
+def _sync_window(
+    client: TjarClient,
+    lake: Lake,
+    buffers: DayBuffers,
+    first: dt.date,
+    last: dt.date,
+    report: SyncReport,
 ) -> None:
+    undated: set[str] = set()
+    kept = 0
+    for order in client.iter_orders(first, last):
+        if order.order_date is None:
+            undated.add(order.identifier)
+        elif order.order_date in buffers.orders:
+            buffers.add(order, order.order_date)
+            kept += 1
+            if len(report.preview) < 5:
+                report.preview.append(_preview(order))
+        else:
+            report.outside_window += 1
+    scan = client.last_scan
+    if undated:
+        kept += _place_undated(client, buffers, undated)
+    report.windows.append(Window(first, last, kept, scan.reported_total if scan else None))
+    report.pages += scan.pages if scan else 0
+    for day in buffers.orders:
+        orders_t, items_t = buffers.tables(day)
+        lake.write_slice("orders", orders_t, client.store, day)
+        lake.write_slice("order_items", items_t, client.store, day)
+        report.day_rows[day] = orders_t.num_rows
+        report.rows["orders"] = report.rows.get("orders", 0) + orders_t.num_rows
+        report.rows["order_items"] = report.rows.get("order_items", 0) + items_t.num_rows
+
+
+def _place_undated(client: TjarClient, buffers: DayBuffers, undated: set[str]) -> int:
     """The store sent orders without ``created_at``: re-read day by day to learn their day."""
     log.warning(
         "store %s: %d orders came without created_at; reading %d days one by one to place them",
         client.store,
         len(undated),
-        len(by_day),
+        len(buffers.orders),
     )
-    for day in by_day:
+    placed = 0
+    for day in list(buffers.orders):
         for order in client.iter_orders(day, day):
             if order.identifier in undated and order.created_at is None:
-                by_day[day].append(replace(order, order_date=day))
+                buffers.add(replace(order, order_date=day), day)
                 undated.discard(order.identifier)
+                placed += 1
     if undated:
         raise RuntimeError(
             f"store {client.store}: orders {sorted(undated)[:5]} have no created_at and could "
             "not be placed on a day; nothing was written for these days"
         )
+    return placed
 
 
 def sync_products(client: TjarClient, lake: Lake) -> SyncReport:

@@ -41,7 +41,7 @@ class TjarResource(dg.ConfigurableResource):
     max_attempts: int = Field(default=6, description="Sends per request before the run fails.")
     read_timeout: float = Field(default=30.0, description="Seconds to wait for an answer.")
     max_concurrent_stores: int = Field(
-        default=8, description="Stores of one run that are read at the same time."
+        default=16, description="Stores of one run that are read at the same time."
     )
 
     def registry(self) -> Registry:

@@ -284,3 +284,23 @@ def test_one_failing_store_does_not_stop_the_others(pipeline, monkeypatch):
     assert "1 of 2 stores failed" in message and "TJAR_ZEN_API_KEY" in message
     assert set(stored_orders(p, "acme")) == expected_ids(p.server, "acme", FIRST, LAST)
     assert stored_orders(p, "zen") == {}
+
+
+def test_a_window_larger_than_memory_spills_and_still_writes_every_order(pipeline):
+    from tjar_pipelines.ingest import sync_order_days
+    from tjar_pipelines.lake.files import Lake
+    from tjar_pipelines.lake.warehouse import Warehouse
+    from tjar_pipelines_tests.conftest import sim_client
+
+    p = pipeline()
+    lake = Lake(p.data_dir)
+    Warehouse(lake).ensure_views()
+    days = [FIRST + dt.timedelta(days=n) for n in range((LAST - FIRST).days + 1)]
+    with sim_client(p.server) as client:
+        report = sync_order_days(client, lake, days, spill_rows=7)
+    ids = sorted(r[0] for r in p.query("SELECT identifier FROM orders") or [])
+    assert ids == sorted(expected_ids(p.server, "acme", FIRST, LAST))
+    assert report.rows["orders"] == len(ids)
+    [(lines,)] = p.query("SELECT count(*) FROM order_items")
+    assert lines == report.rows["order_items"] > len(ids)
+    assert not list(p.data_dir.rglob("*.spool"))
