@@ -136,14 +136,15 @@ def sync_order_days(
     days: Sequence[dt.date],
     *,
     max_window_days: int = 31,
-    spill_rows: int = 20_000,
+    spill_rows: int = 5_000,
 ) -> SyncReport:
     """Replaces the ``orders`` and ``order_items`` slices of ``days`` for the client's store.
 
     Days are read in contiguous windows of at most ``max_window_days`` (one list scan each),
     and every day of a window is written, empty or not, once the whole window has been read:
     a failure leaves every slice of that window as it was. Memory stays bounded by
-    ``spill_rows`` orders however large the window (see :class:`DayBuffers`).
+    ``spill_rows`` parsed orders (about 10 kB each) however large the window
+    (see :class:`DayBuffers`).
     """
     started = time.perf_counter()
     report = SyncReport(store=client.store)
