@@ -247,3 +247,41 @@ def test_sigkill_loses_no_acknowledged_delivery(tmp_path):
     with WebhookQueue(tmp_path / "data" / "webhooks.sqlite3") as queue:
         ids = {d for _, d in queue.delivery_ids()}
     assert len(acked) >= 200 and set(acked) <= ids
+
+
+@pytest.mark.parametrize(
+    ("case", "status", "stored_count"),
+    [
+        ("deeply_nested", 400, 0),
+        ("invalid_utf8", 400, 0),
+        ("text_plain_content_type", 200, 1),  # the signature, not the header, vouches for the body
+        ("no_headers_at_all", 401, 0),
+        ("other_stores_signature", 401, 0),
+        ("empty_body", 401, 0),
+        ("signed_empty_body", 400, 0),
+    ],
+)
+def test_bad_input_table(receiver, case, status, stored_count):
+    server, queue_path = receiver
+    slug = "acme"
+    raw, headers = signed(delivery())
+    if case == "deeply_nested":
+        raw = b'{"id":"x","event":"order.created","data":' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+        headers = {HEX.header: HEX.sign(SECRET, raw)}
+    elif case == "invalid_utf8":
+        raw = b'{"id":"x","event":"order.created","data":{"name":"\xff\xfe"}}'
+        headers = {HEX.header: HEX.sign(SECRET, raw)}
+    elif case == "text_plain_content_type":
+        headers = {**headers, "Content-Type": "text/plain"}
+    elif case == "no_headers_at_all":
+        headers = {}
+    elif case == "other_stores_signature":
+        slug = "zen"  # acme's delivery, signed with acme's secret, sent to zen's URL
+        headers = {B64.header: B64.sign(SECRET, raw)}
+    elif case == "empty_body":
+        raw, headers = b"", {}
+    elif case == "signed_empty_body":
+        raw = b""
+        headers = {HEX.header: HEX.sign(SECRET, raw)}
+    assert post(server, slug, raw, headers).status_code == status
+    assert len(stored(queue_path)) == stored_count

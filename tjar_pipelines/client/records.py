@@ -106,11 +106,11 @@ def timestamp(value: object, timezone: str) -> dt.datetime | None:
         return None
     try:
         parsed = dt.datetime.fromisoformat(value.strip())
-    except ValueError:
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=_zone(timezone))
+        return parsed.astimezone(dt.UTC)
+    except (ValueError, OverflowError):  # OverflowError: year 1 or 9999 pushed past the range
         return None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=_zone(timezone))
-    return parsed.astimezone(dt.UTC)
 
 
 def local_date(instant: dt.datetime | None, timezone: str) -> dt.date | None:

@@ -120,9 +120,17 @@ SCHEMAS: Mapping[str, pa.Schema] = {
 }
 
 
+MAX_MONEY = Decimal("1e16")  # DECIMAL(18,2) holds 16 digits before the point
+
+
 def cents(value: Decimal | None) -> Decimal | None:
-    """Money rounded to the halala, as DECIMAL(18,2) holds it (the exact value stays in ``raw``)."""
-    return None if value is None else value.quantize(CENT, rounding=ROUND_HALF_EVEN)
+    """Money rounded to the halala, as DECIMAL(18,2) holds it (the exact value stays in ``raw``).
+
+    An amount DECIMAL(18,2) cannot hold is ``None`` here rather than a failed sync.
+    """
+    if value is None or not value.is_finite() or abs(value) >= MAX_MONEY:
+        return None
+    return value.quantize(CENT, rounding=ROUND_HALF_EVEN)
 
 
 def raw_json(raw: Mapping[str, Any]) -> str:

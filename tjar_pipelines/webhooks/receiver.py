@@ -150,7 +150,7 @@ def create_app(registry: Registry, queue_path: Path, *, max_body: int = MAX_BODY
             return reject(401, "bad_signature", slug, request)
         try:
             payload = json.loads(body)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting
             return reject(400, "not_json", slug, request)
         delivery = payload.get("id") if isinstance(payload, dict) else None
         event = payload.get("event") if isinstance(payload, dict) else None

@@ -60,7 +60,7 @@ def route(events: Sequence[QueuedEvent], registry: Registry) -> Routing:
             try:
                 data = json.loads(event.payload)["data"]
                 created = timestamp(data.get("created_at"), store.timezone)
-            except (ValueError, KeyError, TypeError, AttributeError):
+            except (ValueError, KeyError, TypeError, AttributeError, RecursionError):
                 created = None
             day = local_date(created, store.timezone)
             if day is None:
