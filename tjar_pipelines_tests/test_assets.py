@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import subprocess
 import sys
 import time
@@ -189,28 +188,30 @@ def test_failed_run_leaves_the_old_slices(pipeline):
     assert not list(p.data_dir.rglob("*.tmp"))
 
 
-def test_killed_sync_leaves_readable_slices(pipeline, tmp_path):
-    """SIGKILL a real `tjar-pipelines sync` mid-run: every slice is old or new, never torn."""
+def test_killed_syncs_leave_readable_slices_and_the_next_run_completes(pipeline):
+    """SIGKILL real `tjar-pipelines sync` processes at several points of their work."""
     p = pipeline(sim_config(spec(orders=3000, history_days=40), faults=Faults(latency_ms=5)))
-    assert p.sync_orders("acme", dt.date(2026, 4, 1), LAST).success
-    env = dict(os.environ)
+    first = dt.date(2026, 4, 1)
+    assert p.sync_orders("acme", first, LAST).success
     script = Path(sys.executable).with_name("tjar-pipelines")
-    proc = subprocess.Popen(
-        [str(script), "sync", "--store", "acme", "--from", "2026-04-01", "--to", str(LAST)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        assert proc.stdout is not None
-        proc.stdout.readline()  # "Syncing ..." printed: the run is under way
-        time.sleep(1.0)  # let it reach the writes; any moment will do
-    finally:
-        proc.kill()
-        proc.wait(timeout=10)
-    ids = expected_ids(p.server, "acme", dt.date(2026, 4, 1), LAST)
-    rows = p.query("SELECT identifier FROM orders")
-    assert sorted(r[0] for r in rows) == sorted(ids)
+    ids = expected_ids(p.server, "acme", first, LAST)
+    for delay in (0.3, 0.8, 1.3, 1.8, 2.3):
+        proc = subprocess.Popen(
+            [str(script), "sync", "--store", "acme", "--from", str(first), "--to", str(LAST)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            assert proc.stdout is not None
+            proc.stdout.readline()  # "Syncing ...": the run is under way
+            time.sleep(delay)  # a different moment of its work each time
+        finally:
+            proc.kill()
+            proc.wait(timeout=10)
+        rows = p.query("SELECT identifier FROM orders")
+        assert sorted(r[0] for r in rows) == sorted(ids), f"killed after {delay}s"
+    assert p.sync_orders("acme", first, LAST).success
+    assert sorted(r[0] for r in p.query("SELECT identifier FROM orders")) == sorted(ids)
 
 
 def _fields(config):

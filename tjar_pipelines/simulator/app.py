@@ -104,6 +104,8 @@ class Simulator:
         self.deliveries: list[dict[str, Any]] = []
         self.live_paused = False
         """Set to hold live mode: no changes and no new deliveries until cleared."""
+        self.before_list: Callable[[SimStore, int], None] | None = None
+        """Test hook, called with the store and the page before each ``GET /orders`` answer."""
         routes = [
             Route(f"{API}/orders", self.list_orders, methods=["GET"]),
             Route(f"{API}/orders/{{ident}}", self.get_order, methods=["GET"]),
@@ -267,6 +269,10 @@ class Simulator:
                 dates[name] = dt.date.fromisoformat(raw) if raw else None
             except ValueError:
                 return validation_error({name: [f"The {name} is not a valid date (YYYY-MM-DD)."]})
+        if self.before_list is not None:
+            self.before_list(store, page)
+            if request.headers.get("authorization") != f"Bearer {store.spec.api_key}":
+                return error(401, "Unauthenticated.")
         with store.lock:
             for _ in range(self.config.faults.orders_per_list_request):
                 store.create_order(self.clock())
