@@ -18,10 +18,16 @@ INJECTED: dict[str, int] = {}
 
 @pytest.mark.parametrize("seed", [1, 2, 3, 4, 5])
 def test_every_fault_at_once_loses_nothing(simulator, seed):
-    """429 storms (fixed window), 5xx bursts, garbled 200s and orders arriving mid-scan."""
+    """429 storms (fixed window), 5xx bursts, garbled 200s, connections dropped mid-body and
+    orders arriving mid-scan."""
     clock = FakeClock()
     faults = Faults(
-        rate_limit=3, rate_window=1.0, error_rate=0.25, garble_rate=0.15, orders_per_list_request=1
+        rate_limit=3,
+        rate_window=1.0,
+        error_rate=0.25,
+        garble_rate=0.15,
+        reset_rate=0.2,
+        orders_per_list_request=1,
     )
     config = sim_config(
         spec(orders=600, history_days=30), seed=seed, max_per_page=20, faults=faults
@@ -38,8 +44,8 @@ def test_every_fault_at_once_loses_nothing(simulator, seed):
     assert len(ids) == len(set(ids))
     assert before <= set(ids) <= expected_ids(server, "acme", FIRST, today)
     stats = server.simulator.stats
-    assert stats["429"] and stats["500"] and stats["garbled"]
-    for name in ("429", "500", "garbled"):
+    assert stats["429"] and stats["500"] and stats["garbled"] and stats["reset"]
+    for name in ("429", "500", "garbled", "reset"):
         INJECTED[name] = INJECTED.get(name, 0) + stats[name]
 
 

@@ -57,6 +57,8 @@ def test_every_key():
     [
         ({"colour": "red"}, r"stores\[0\] \(slug acme\): unknown key\(s\) \['colour'\]"),
         ({"slug": "Acme Store"}, r"'slug' must match"),
+        ({"slug": "../etc"}, r"'slug' must match"),
+        ({"slug": "a/b"}, r"'slug' must match"),
         ({"slug": None}, r"'slug' is required"),
         ({"domain": ""}, r"'domain' is required"),
         ({"domain": "https://acme.tjar.sa/"}, r"'domain' must be a bare host"),

@@ -14,7 +14,7 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from tjar_pipelines.simulator.config import SimulatorConfig
@@ -98,6 +98,7 @@ class Simulator:
             "429": 0,
             "500": 0,
             "garbled": 0,
+            "reset": 0,
             "webhooks_sent": 0,
             "webhooks_failed": 0,
         }
@@ -176,6 +177,9 @@ class Simulator:
         if faults.garble_rate > 0 and self.fault_rng.random() < faults.garble_rate:
             self.stats["garbled"] += 1
             payload = payload[: max(1, len(payload) // 2)]
+        if faults.reset_rate > 0 and self.fault_rng.random() < faults.reset_rate:
+            self.stats["reset"] += 1
+            return _broken_response(payload, status, headers)
         return Response(payload, status, headers=headers, media_type="application/json")
 
     def _decorate(self, obj: dict[str, Any], store: SimStore, ident: int) -> dict[str, Any]:
@@ -410,6 +414,24 @@ class Simulator:
                 for slug, s in self.stores.items()
             ]
         )
+
+
+class ConnectionBroken(Exception):
+    """Raised mid-body on purpose: the server drops the connection half-way (a reset)."""
+
+
+def _broken_response(payload: bytes, status: int, headers: dict[str, str] | None) -> Response:
+    async def half_then_break() -> AsyncIterator[bytes]:
+        yield payload[: len(payload) // 2]
+        raise ConnectionBroken("simulated connection reset")
+
+    length = {"content-length": str(len(payload))}
+    return StreamingResponse(
+        half_then_break(),
+        status,
+        headers={**(headers or {}), **length},
+        media_type="application/json",
+    )
 
 
 def _int_param(request: Request, name: str, default: int) -> int | None:

@@ -48,6 +48,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--latency-ms", type=float, default=0.0)
     parser.add_argument("--error-rate", type=float, default=0.0, help="share of 500 answers")
     parser.add_argument("--garble-rate", type=float, default=0.0, help="share of cut-off bodies")
+    parser.add_argument(
+        "--reset-rate",
+        type=float,
+        default=0.0,
+        help="share of answers whose connection drops mid-body",
+    )
     parser.add_argument("--rate-limit", type=int, default=0, help="requests per window per store")
     parser.add_argument("--rate-window", type=float, default=1.0, help="seconds per window")
     parser.add_argument("--no-retry-after", action="store_true", help="429 without Retry-After")
@@ -103,6 +109,7 @@ def config_from_args(args: argparse.Namespace) -> SimulatorConfig:
             latency_ms=args.latency_ms,
             error_rate=args.error_rate,
             garble_rate=args.garble_rate,
+            reset_rate=args.reset_rate,
             rate_limit=args.rate_limit,
             rate_window=args.rate_window,
             retry_after=not args.no_retry_after,

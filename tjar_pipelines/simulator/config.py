@@ -57,6 +57,8 @@ class Faults:
         latency_ms: Added to every API answer.
         error_rate: Share of API requests answered 500.
         garble_rate: Share of list/detail requests answered 200 with a cut-off JSON body.
+        reset_rate: Share of list/detail answers whose connection breaks half-way through
+            the body (the client sees the connection drop).
         rate_limit: Requests a store accepts per ``rate_window`` seconds; 0 turns limits off.
         rate_window: Length of the fixed rate-limit window in seconds.
         retry_after: Whether a 429 carries ``Retry-After``.
@@ -69,6 +71,7 @@ class Faults:
     latency_ms: float = 0.0
     error_rate: float = 0.0
     garble_rate: float = 0.0
+    reset_rate: float = 0.0
     rate_limit: int = 0
     rate_window: float = 1.0
     retry_after: bool = True
