@@ -4,7 +4,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo demo-ui bench test lint typecheck pytest install install-dev simulator dev clean
+.PHONY: demo demo-ui bench soak test lint typecheck pytest install install-dev simulator dev clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is needed, found " + sys.version' 
@@ -40,6 +40,10 @@ pytest: install-dev
 	$(BIN)/pytest
 
 test: lint typecheck pytest
+
+# Long fault and crash variants (minutes): many seeds of every fault, SIGKILL at random moments.
+soak: install-dev
+	$(BIN)/pytest -m soak
 
 # Benchmarks (not part of `make test`): the contenders table, then the webhook figures.
 bench: $(VENV)/.installed-bench
