@@ -150,6 +150,7 @@ def sync_order_days(
     report = SyncReport(store=client.store)
     before = (client.stats.requests, client.stats.retries, client.stats.throttled)
     synced_at = dt.datetime.now(dt.UTC)
+    lake.sweep(client.store)
     scans = [
         window
         for first, last in day_ranges(days)

@@ -188,30 +188,54 @@ def test_failed_run_leaves_the_old_slices(pipeline):
     assert not list(p.data_dir.rglob("*.tmp"))
 
 
+def _kill_when(proc: subprocess.Popen[bytes], condition, timeout: float = 60.0) -> bool:
+    """SIGKILLs ``proc`` as soon as ``condition()`` holds; returns whether it did before exit."""
+    deadline = time.monotonic() + timeout
+    try:
+        while proc.poll() is None and time.monotonic() < deadline:
+            if condition():
+                proc.kill()
+                return True
+            time.sleep(0.0005)
+        return False
+    finally:
+        proc.kill()
+        proc.wait(timeout=10)
+
+
 def test_killed_syncs_leave_readable_slices_and_the_next_run_completes(pipeline):
-    """SIGKILL real `tjar-pipelines sync` processes at several points of their work."""
+    """SIGKILL real `tjar-pipelines sync` processes while they read pages and while they
+    replace slices: the lake is never torn and the next run completes."""
     p = pipeline(sim_config(spec(orders=3000, history_days=40), faults=Faults(latency_ms=5)))
     first = dt.date(2026, 4, 1)
     assert p.sync_orders("acme", first, LAST).success
     script = Path(sys.executable).with_name("tjar-pipelines")
-    ids = expected_ids(p.server, "acme", first, LAST)
-    for delay in (0.3, 0.8, 1.3, 1.8, 2.3):
-        proc = subprocess.Popen(
+    ids = sorted(expected_ids(p.server, "acme", first, LAST))
+    lake = p.data_dir / "lake"
+    stats = p.server.simulator.stats
+
+    def sync() -> subprocess.Popen[bytes]:
+        return subprocess.Popen(
             [str(script), "sync", "--store", "acme", "--from", str(first), "--to", str(LAST)],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
-        try:
-            assert proc.stdout is not None
-            proc.stdout.readline()  # "Syncing ...": the run is under way
-            time.sleep(delay)  # a different moment of its work each time
-        finally:
-            proc.kill()
-            proc.wait(timeout=10)
-        rows = p.query("SELECT identifier FROM orders")
-        assert sorted(r[0] for r in rows) == sorted(ids), f"killed after {delay}s"
+
+    def writing() -> bool:
+        return any(lake.rglob(".part.parquet.*.tmp"))
+
+    phases = {}
+    for read_pages in (1, 10, 25):
+        served = stats["requests"]
+        phases[f"reading page {read_pages}"] = _kill_when(
+            sync(), lambda n=read_pages, s=served: stats["requests"] - s >= n
+        )
+    for _ in range(3):
+        phases["replacing slices"] = _kill_when(sync(), writing) or phases.get("replacing slices")
+    assert all(phases.values()), phases
+    assert sorted(r[0] for r in p.query("SELECT identifier FROM orders")) == ids
     assert p.sync_orders("acme", first, LAST).success
-    assert sorted(r[0] for r in p.query("SELECT identifier FROM orders")) == sorted(ids)
+    assert sorted(r[0] for r in p.query("SELECT identifier FROM orders")) == ids
 
 
 def _fields(config):

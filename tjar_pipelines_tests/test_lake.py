@@ -85,3 +85,18 @@ con = duckdb.connect(sys.argv[1])
 print("holding", flush=True)
 sys.stdin.read()
 """
+
+
+def test_sweep_removes_only_old_leftovers(tmp_path):
+    import os
+    import time
+
+    lake = Lake(tmp_path)
+    folder = lake.slice_path("orders", "acme", DAY).parent
+    folder.mkdir(parents=True)
+    old, fresh = folder / ".part.parquet.abc.tmp", folder / ".def.orders.spool"
+    old.write_bytes(b"x")
+    fresh.write_bytes(b"y")
+    os.utime(old, (time.time() - 7200, time.time() - 7200))
+    assert lake.sweep("acme") == 1
+    assert not old.exists() and fresh.exists()

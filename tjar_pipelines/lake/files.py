@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import time
 import uuid
 from pathlib import Path
 
@@ -74,6 +75,25 @@ class Lake:
         path = self.slice_path(table, store, day)
         self._replace(path, data)
         return path
+
+    def sweep(self, store: str, *, older_than_s: float = 3600.0) -> int:
+        """Deletes temporary files a killed run left in the store's slices; returns how many.
+
+        Only files older than ``older_than_s`` go, so a run writing right now is never hurt.
+        """
+        cutoff = time.time() - older_than_s
+        gone = 0
+        for table in SCHEMAS:
+            folder = self.table_dir(table) / f"store={store}"
+            for pattern in (".*.tmp", ".*.spool"):
+                for stale in folder.rglob(pattern):
+                    try:
+                        if stale.stat().st_mtime < cutoff:
+                            stale.unlink()
+                            gone += 1
+                    except FileNotFoundError:
+                        continue
+        return gone
 
     def _replace(self, path: Path, data: pa.Table) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
