@@ -13,14 +13,37 @@ from tjar_pipelines.simulator import Faults
 from tjar_pipelines_tests.conftest import FakeClock, expected_ids, sim_client, sim_config, spec
 
 FIRST, LAST = dt.date(2026, 4, 15), dt.date(2026, 5, 11)
-INJECTED: dict[str, int] = {}
+
+
+def read_under_faults(
+    simulator, faults: Faults, *, seed: int, orders: int, first: dt.date, attempts: int
+) -> tuple[list[str], set[str], set[str], dict[str, int]]:
+    """Reads a faulty store through a client on a clock shared with the simulator.
+
+    Returns:
+        The identifiers read, those the store held before and after, and the fault counts.
+    """
+    clock = FakeClock()
+    config = sim_config(
+        spec(orders=orders, history_days=40), seed=seed, max_per_page=20, faults=faults
+    )
+    server = simulator(config, monotonic=clock.monotonic)
+    burst = max(faults.rate_limit, 1)
+    settings = ClientSettings(
+        max_attempts=attempts, requests_per_second=100, burst=burst, rate_limit_window=1.0
+    )
+    store = server.simulator.stores["acme"]
+    today = dt.datetime.fromtimestamp(config.anchor.timestamp(), store.zone).date()  # type: ignore[union-attr]
+    before = expected_ids(server, "acme", first, today)
+    with sim_client(server, settings=settings, clock=clock) as client:
+        ids = [o.identifier for o in client.iter_orders(first, today)]
+    return ids, before, expected_ids(server, "acme", first, today), server.simulator.stats
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3, 4, 5])
 def test_every_fault_at_once_loses_nothing(simulator, seed):
     """429 storms (fixed window), 5xx bursts, garbled 200s, connections dropped mid-body and
     orders arriving mid-scan."""
-    clock = FakeClock()
     faults = Faults(
         rate_limit=3,
         rate_window=1.0,
@@ -29,24 +52,12 @@ def test_every_fault_at_once_loses_nothing(simulator, seed):
         reset_rate=0.2,
         orders_per_list_request=1,
     )
-    config = sim_config(
-        spec(orders=600, history_days=30), seed=seed, max_per_page=20, faults=faults
+    ids, before, after, stats = read_under_faults(
+        simulator, faults, seed=seed, orders=600, first=FIRST, attempts=12
     )
-    server = simulator(config, monotonic=clock.monotonic)
-    settings = ClientSettings(
-        max_attempts=12, requests_per_second=100, burst=3, rate_limit_window=1.0
-    )
-    store = server.simulator.stores["acme"]
-    today = dt.datetime.fromtimestamp(config.anchor.timestamp(), store.zone).date()  # type: ignore[union-attr]
-    before = expected_ids(server, "acme", FIRST, today)
-    with sim_client(server, settings=settings, clock=clock) as client:
-        ids = [o.identifier for o in client.iter_orders(FIRST, today)]
     assert len(ids) == len(set(ids))
-    assert before <= set(ids) <= expected_ids(server, "acme", FIRST, today)
-    stats = server.simulator.stats
+    assert before <= set(ids) <= after
     assert stats["429"] and stats["500"] and stats["garbled"] and stats["reset"]
-    for name in ("429", "500", "garbled", "reset"):
-        INJECTED[name] = INJECTED.get(name, 0) + stats[name]
 
 
 def test_responses_slower_than_the_timeout_fail_naming_the_store(simulator):

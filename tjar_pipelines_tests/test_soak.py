@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from tjar_pipelines.client import ClientSettings, TjarRetryableError
+from tjar_pipelines.client import TjarRetryableError
 from tjar_pipelines.simulator import Faults
-from tjar_pipelines_tests.conftest import FakeClock, expected_ids, sim_client, sim_config, spec
+from tjar_pipelines_tests.conftest import expected_ids, sim_config, spec
+from tjar_pipelines_tests.test_faults import read_under_faults
 
 pytestmark = pytest.mark.soak
 FIRST = dt.date(2026, 4, 1)
@@ -21,7 +22,6 @@ FIRST = dt.date(2026, 4, 1)
 
 @pytest.mark.parametrize("seed", range(100, 140))
 def test_all_faults_many_seeds(simulator, seed):
-    clock = FakeClock()
     faults = Faults(
         rate_limit=4,
         rate_window=1.0,
@@ -30,24 +30,15 @@ def test_all_faults_many_seeds(simulator, seed):
         reset_rate=0.15,
         orders_per_list_request=2,
     )
-    config = sim_config(
-        spec(orders=3000, history_days=40), seed=seed, max_per_page=25, faults=faults
-    )
-    server = simulator(config, monotonic=clock.monotonic)
-    settings = ClientSettings(
-        max_attempts=15, requests_per_second=100, burst=4, rate_limit_window=1.0
-    )
-    store = server.simulator.stores["acme"]
-    today = dt.datetime.fromtimestamp(config.anchor.timestamp(), store.zone).date()  # type: ignore[union-attr]
-    before = expected_ids(server, "acme", FIRST, today)
-    with sim_client(server, settings=settings, clock=clock) as client:
-        try:
-            ids = [o.identifier for o in client.iter_orders(FIRST, today)]
-        except TjarRetryableError as exc:  # ~half the requests fail: 15 in a row can happen
-            assert str(exc).startswith("[store acme] GET /orders") and exc.attempts == 15
-            return
+    try:
+        ids, before, after, _ = read_under_faults(
+            simulator, faults, seed=seed, orders=3000, first=FIRST, attempts=15
+        )
+    except TjarRetryableError as exc:  # ~half the requests fail: 15 in a row can happen
+        assert str(exc).startswith("[store acme] GET /orders") and exc.attempts == 15
+        return
     assert len(ids) == len(set(ids))
-    assert before <= set(ids) <= expected_ids(server, "acme", FIRST, today)
+    assert before <= set(ids) <= after
 
 
 def test_sigkill_sync_at_twenty_random_moments(pipeline):

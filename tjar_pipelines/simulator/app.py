@@ -17,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
+from tjar_pipelines.client import WEBHOOK_EVENTS
 from tjar_pipelines.simulator.config import SimulatorConfig
 from tjar_pipelines.simulator.store import SimStore, stable_seed
 
@@ -32,17 +33,7 @@ MESSAGES = {
     "webhooks": {"en": "Webhooks retrieved successfully", "ar": "تم استرجاع الويب هوك بنجاح"},
     "webhook": {"en": "Webhook saved successfully", "ar": "تم حفظ الويب هوك بنجاح"},
 }
-KNOWN_EVENTS = frozenset(
-    {
-        "order.created",
-        "order.updated",
-        "order.status.updated",
-        "order.cancelled",
-        "product.created",
-        "product.updated",
-        "product.deleted",
-    }
-)
+KNOWN_EVENTS = frozenset(WEBHOOK_EVENTS)
 
 
 def dumps(body: object) -> bytes:

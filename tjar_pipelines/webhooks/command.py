@@ -13,15 +13,7 @@ import os
 import sys
 from pathlib import Path
 
-EVENTS = (
-    "order.created",
-    "order.updated",
-    "order.status.updated",
-    "order.cancelled",
-    "product.created",
-    "product.updated",
-    "product.deleted",
-)
+from tjar_pipelines.client import WEBHOOK_EVENTS
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -36,7 +28,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     register.add_argument("--store", required=True, metavar="SLUG")
     register.add_argument("--url", required=True, help="public URL of /webhooks/tjar/{slug}")
     register.add_argument(
-        "--event", action="append", choices=EVENTS, help="repeatable; default all"
+        "--event", action="append", choices=WEBHOOK_EVENTS, help="repeatable; default all"
     )
     register.add_argument("--name", default="tjar_pipelines")
     register.add_argument(
@@ -69,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
                     print(f"{hook.identifier}\t{hook.name}\t{hook.url}\t{','.join(hook.events)}")
                 return 0
             hook = client.register_webhook(
-                name=args.name, url=args.url, events=args.event or EVENTS
+                name=args.name, url=args.url, events=args.event or WEBHOOK_EVENTS
             )
     except (RegistryError, TjarError, ValueError) as exc:
         print(f"webhooks: {exc}", file=sys.stderr)

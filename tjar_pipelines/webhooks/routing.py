@@ -7,14 +7,13 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from tjar_pipelines.client import WEBHOOK_EVENTS
 from tjar_pipelines.client.records import local_date, timestamp
 from tjar_pipelines.stores import Registry
 from tjar_pipelines.webhooks.queue import QueuedEvent
 
-ORDER_EVENTS = frozenset(
-    {"order.created", "order.updated", "order.status.updated", "order.cancelled"}
-)
-PRODUCT_EVENTS = frozenset({"product.created", "product.updated", "product.deleted"})
+ORDER_EVENTS = frozenset(e for e in WEBHOOK_EVENTS if e.startswith("order."))
+PRODUCT_EVENTS = frozenset(e for e in WEBHOOK_EVENTS if e.startswith("product."))
 
 
 @dataclass(frozen=True, slots=True)
