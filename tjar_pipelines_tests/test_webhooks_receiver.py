@@ -285,3 +285,30 @@ def test_bad_input_table(receiver, case, status, stored_count):
         headers = {HEX.header: HEX.sign(SECRET, raw)}
     assert post(server, slug, raw, headers).status_code == status
     assert len(stored(queue_path)) == stored_count
+
+
+def test_a_slow_client_gets_408_and_stores_nothing(tmp_path, monkeypatch):
+    import socket
+
+    monkeypatch.setenv("TJAR_ACME_WEBHOOK_SECRET", SECRET)
+    registry = parse_registry(
+        {
+            "stores": [
+                {
+                    "slug": "acme",
+                    "domain": "a.sa",
+                    "api_key_env": "K",
+                    "webhook_secret_env": "TJAR_ACME_WEBHOOK_SECRET",
+                }
+            ]
+        }
+    )
+    queue_path = tmp_path / "q.sqlite3"
+    with ThreadedServer(create_app(registry, queue_path, body_timeout=0.3)) as server:
+        with socket.create_connection((server.host, server.port), timeout=10) as sock:
+            sock.sendall(
+                b'POST /webhooks/tjar/acme HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n{"id"'
+            )
+            answer = sock.recv(4096)  # the rest of the body never comes
+        assert answer.startswith(b"HTTP/1.1 408")
+    assert stored(queue_path) == []

@@ -1,7 +1,8 @@
 """The webhook receiver: verifies each delivery, stores it durably, then answers 2xx.
 
 Answers: 200 once stored (also for a delivery already stored: Tjar may send one twice),
-401 bad or missing signature, 404 unknown store, 413 body over the limit, 400 not JSON or no
+401 bad or missing signature, 404 unknown store, 413 body over the limit, 408 body not sent
+within the time limit, 400 not JSON or no
 ``id``/``event``/``data``, 503 when the store's webhook secret is not configured here (so Tjar
 retries once it is). Every rejection is logged without secrets or bodies and counted on
 ``GET /healthz``.
@@ -30,6 +31,7 @@ from tjar_pipelines.webhooks.queue import NewEvent, WebhookQueue
 log = logging.getLogger("tjar_pipelines.webhooks")
 
 MAX_BODY = 1024 * 1024
+BODY_TIMEOUT = 10.0
 MAX_BATCH = 512
 
 _Item = tuple[NewEvent, asyncio.Future[bool], asyncio.AbstractEventLoop]
@@ -108,8 +110,21 @@ def _settle(future: asyncio.Future[bool], result: bool | None, error: BaseExcept
         future.set_result(bool(result))
 
 
-def create_app(registry: Registry, queue_path: Path, *, max_body: int = MAX_BODY) -> Starlette:
-    """The receiver for the stores of ``registry``, storing into the queue at ``queue_path``."""
+def create_app(
+    registry: Registry,
+    queue_path: Path,
+    *,
+    max_body: int = MAX_BODY,
+    body_timeout: float = BODY_TIMEOUT,
+) -> Starlette:
+    """The receiver for the stores of ``registry``, storing into the queue at ``queue_path``.
+
+    Args:
+        registry: The stores whose deliveries are accepted.
+        queue_path: The SQLite queue file.
+        max_body: Larger bodies are answered 413.
+        body_timeout: Seconds a client may take to send its body before a 408 (slow clients).
+    """
     stores = {s.slug: s for s in registry.stores}
     writer = BatchWriter(queue_path)
     counts: Counter[str] = Counter()
@@ -134,10 +149,14 @@ def create_app(registry: Registry, queue_path: Path, *, max_body: int = MAX_BODY
         if declared.isdigit() and int(declared) > max_body:
             return reject(413, "too_large", slug, request)
         body = bytearray()
-        async for chunk in request.stream():
-            body += chunk
-            if len(body) > max_body:
-                return reject(413, "too_large", slug, request)
+        try:
+            async with asyncio.timeout(body_timeout):
+                async for chunk in request.stream():
+                    body += chunk
+                    if len(body) > max_body:
+                        return reject(413, "too_large", slug, request)
+        except TimeoutError:
+            return reject(408, "slow_body", slug, request)
         try:
             secret = store.webhook_secret()
         except MissingSecretError as exc:
