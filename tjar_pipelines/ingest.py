@@ -107,9 +107,9 @@ class DayBuffers:
             folder.mkdir(parents=True, exist_ok=True)
             stem = folder / f".{uuid.uuid4().hex}"
             parts = (stem.with_suffix(".orders.spool"), stem.with_suffix(".items.spool"))
+            self._spooled[day].append(parts)  # recorded first, so discard() finds a half pair
             for table, path in zip(orders_table(orders, self._synced_at), parts, strict=True):
                 pq.write_table(table, path)
-            self._spooled[day].append(parts)
             self.orders[day] = []
         self._buffered = 0
 
@@ -142,9 +142,10 @@ def sync_order_days(
 
     Days are read in contiguous windows of at most ``max_window_days`` (one list scan each),
     and every day of a window is written, empty or not, once the whole window has been read:
-    a failure leaves every slice of that window as it was. Memory stays bounded by
-    ``spill_rows`` parsed orders (about 10 kB each) however large the window
-    (see :class:`DayBuffers`).
+    a failure while reading leaves every slice of the window as it was, and each slice is
+    replaced in one atomic step, so a failure while writing leaves each slice old or new.
+    Memory stays bounded by ``spill_rows`` parsed orders (about 10 kB each) however large the
+    window (see :class:`DayBuffers`).
     """
     started = time.perf_counter()
     report = SyncReport(store=client.store)

@@ -1,8 +1,12 @@
 """The webhook sensor: queued Tjar events become runs of exactly the partitions they touch."""
 
+import datetime as dt
+from zoneinfo import ZoneInfo
+
 import dagster as dg
 
 from tjar_pipelines.jobs import orders_job, products_job
+from tjar_pipelines.partitions import DAY_TIMEZONE
 from tjar_pipelines.schedules import order_day_key
 from tjar_pipelines.settings import Settings
 from tjar_pipelines.stores import Registry
@@ -50,7 +54,8 @@ def build_webhook_sensor(registry: Registry, settings: Settings) -> dg.SensorDef
         cursor = int(context.cursor) if context.cursor else 0
         with WebhookQueue(settings.queue_path) as queue:
             events = queue.read_after(cursor, MAX_EVENTS_PER_TICK)
-            routing = route(events, registry)
+            latest = dt.datetime.now(ZoneInfo(DAY_TIMEZONE)).date()  # the newest day partition
+            routing = route(events, registry, latest)
             # Dead letters are written before the cursor moves past them.
             queue.dead_letter(routing.dead)
             queue.prune(settings.webhook_retention_days)

@@ -66,17 +66,21 @@ def plan(registry, stores: Sequence[str], assets: set[str], first, last, now) ->
     """The runs that sync ``assets`` of ``stores``, in order.
 
     Stores that sit next to each other in the registry share runs (a run covers a rectangle
-    of days x stores, and reads its stores at the same time); others get runs of their own.
+    of days x stores, and reads its stores at the same time); each block of neighbours gets
+    its own runs.
     """
     from tjar_pipelines.assets.orders import MAX_DAYS_PER_RUN
     from tjar_pipelines.ingest import windows
 
     order = registry.slugs
-    positions = sorted({order.index(s) for s in stores})
-    if positions == list(range(positions[0], positions[-1] + 1)):
-        groups = [tuple(order[p] for p in positions)]
-    else:
-        groups = [(order[p],) for p in positions]
+    groups: list[tuple[str, ...]] = []
+    previous = -2
+    for position in sorted({order.index(s) for s in stores}):
+        if position == previous + 1:
+            groups[-1] += (order[position],)
+        else:
+            groups.append((order[position],))
+        previous = position
     steps: list[Step] = []
     for group in groups:
         members = [registry.get(slug) for slug in group]

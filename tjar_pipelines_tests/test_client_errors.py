@@ -331,3 +331,10 @@ def test_missing_created_at_is_logged(caplog):
         [order] = client.iter_orders(ANY_DAY, ANY_DAY)
     assert order.order_date == ANY_DAY and order.created_at is None
     assert "no readable created_at" in caplog.text
+
+
+def test_a_body_that_fails_to_decode_is_retried_as_a_transport_error():
+    handler = Scripted(httpx.DecodingError("bad gzip"), ok())
+    with mock_client(handler) as client:
+        client.get_order(7)
+    assert len(handler.calls) == 2

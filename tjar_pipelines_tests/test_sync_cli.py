@@ -85,3 +85,26 @@ def test_webhooks_register_and_list(pipeline, capsys, tmp_path):
     assert "https://hooks.example.sa/webhooks/tjar/acme" in listed and hook["secret"] not in listed
     assert main(["webhooks", "dead-letters"]) == 0
     assert "no dead letters" in capsys.readouterr().out
+
+
+def test_plan_groups_neighbouring_stores():
+    from tjar_pipelines.stores import parse_registry
+    from tjar_pipelines.sync import plan
+
+    registry = parse_registry(
+        {
+            "stores": [
+                {"slug": s, "domain": f"{s}.sa", "api_key_env": "K", "start_date": "2026-05-01"}
+                for s in ("a", "b", "c", "d")
+            ]
+        }
+    )
+    now = dt.datetime(2026, 5, 10, tzinfo=dt.UTC)
+    steps = plan(registry, ["d", "a", "b"], {"orders", "products"}, None, None, now)
+    assert [(s.stores, s.job) for s in steps] == [
+        (("a", "b"), "orders_job"),
+        (("a", "b"), "products_job"),
+        (("d",), "orders_job"),
+        (("d",), "products_job"),
+    ]
+    assert plan(registry, [], {"orders"}, None, None, now) == []

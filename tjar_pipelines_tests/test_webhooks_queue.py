@@ -141,3 +141,14 @@ def test_routing_maps_and_coalesces():
     assert "unknown event" in reasons[7] and "created_at" in reasons[8]
     assert "not in the registry" in reasons[9] and "before start_date" in reasons[10]
     assert routing.last_seq == 10
+
+
+def test_routing_dead_letters_impossible_days():
+    events = [
+        event(1, "acme", "order.created", "9999-12-31 23:30:00+00:00"),
+        event(2, "acme", "order.created", "2026-05-12 10:00:00"),
+        event(3, "acme", "order.created", "2026-05-11 10:00:00"),
+    ]
+    routing = route(events, REGISTRY, latest_day=dt.date(2026, 5, 11))
+    assert {e.seq for e, _ in routing.dead} == {1, 2}
+    assert list(routing.targets) == [Target("orders", "acme", dt.date(2026, 5, 11))]

@@ -312,3 +312,14 @@ def test_a_slow_client_gets_408_and_stores_nothing(tmp_path, monkeypatch):
             answer = sock.recv(4096)  # the rest of the body never comes
         assert answer.startswith(b"HTTP/1.1 408")
     assert stored(queue_path) == []
+
+
+def test_utf16_and_bom_bodies_are_refused(receiver):
+    server, queue_path = receiver
+    for raw in (
+        json.dumps(delivery()).encode("utf-16"),
+        b"\xef\xbb\xbf" + json.dumps(delivery()).encode(),
+    ):
+        response = post(server, "acme", raw, {HEX.header: HEX.sign(SECRET, raw)})
+        assert response.status_code == 400
+    assert stored(queue_path) == []

@@ -344,12 +344,16 @@ class TjarClient:
             query = {**params, settings.page_param: number, settings.per_page_param: requested}
             return query, self._requester.request("GET", path, params=query)
 
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="tjar-prefetch") as pool:
+        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tjar-prefetch")
+        try:
             return (
                 yield from self._page_loop(
                     path, list_key, fetch, pool, seen, totals, head_only=head_only
                 )
             )
+        finally:
+            # A consumer that stops early must not wait for a prefetch and its retries.
+            pool.shutdown(wait=False, cancel_futures=True)
 
     def _page_loop(
         self,

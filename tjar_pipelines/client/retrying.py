@@ -99,7 +99,7 @@ class Requester:
             delay: float
             try:
                 response = self._http.request(method, path, params=params, json=json_body)
-            except httpx.TransportError as exc:
+            except httpx.RequestError as exc:  # transport errors, and bodies that fail to decode
                 failure = self._error(
                     TjarTransportError,
                     f"{type(exc).__name__} talking to the store",

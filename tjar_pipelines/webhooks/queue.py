@@ -9,9 +9,10 @@ re-delivered event is stored once. Events that cannot be mapped to a partition m
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -86,8 +87,7 @@ class WebhookQueue:
         """Stores events in one transaction; for each, whether it was new (not a duplicate)."""
         received = time.time() if now is None else now
         fresh: list[bool] = []
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
+        with self._transaction():
             for e in events:
                 cursor = self._db.execute(
                     "INSERT OR IGNORE INTO events (store, delivery_id, event, received_at, payload)"
@@ -95,11 +95,18 @@ class WebhookQueue:
                     (e.store, e.delivery_id, e.event, received, e.payload),
                 )
                 fresh.append(cursor.rowcount == 1)
-            self._db.execute("COMMIT")
+        return fresh
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[None]:
+        """One write transaction, taken before reading so writers queue instead of failing."""
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
         except BaseException:
             self._db.execute("ROLLBACK")
             raise
-        return fresh
+        self._db.execute("COMMIT")
 
     def read_after(self, seq: int, limit: int = 50_000) -> list[QueuedEvent]:
         """Events stored after ``seq``, oldest first."""
@@ -117,11 +124,10 @@ class WebhookQueue:
             for e, reason in entries
         ]
         if rows:
-            self._db.execute("BEGIN IMMEDIATE")
-            self._db.executemany(
-                "INSERT OR REPLACE INTO dead_letters VALUES (?, ?, ?, ?, ?, ?, ?)", rows
-            )
-            self._db.execute("COMMIT")
+            with self._transaction():
+                self._db.executemany(
+                    "INSERT OR REPLACE INTO dead_letters VALUES (?, ?, ?, ?, ?, ?, ?)", rows
+                )
 
     def dead_letters(self, limit: int = 100) -> list[tuple[int, str, str, str, str]]:
         """The newest dead letters: ``(seq, store, delivery_id, event, reason)``."""
@@ -134,12 +140,11 @@ class WebhookQueue:
     def prune(self, retention_days: float, *, now: float | None = None) -> int:
         """Deletes events and dead letters older than ``retention_days``; returns how many."""
         cutoff = (time.time() if now is None else now) - retention_days * 86400
-        self._db.execute("BEGIN IMMEDIATE")
-        gone = self._db.execute("DELETE FROM events WHERE received_at < ?", (cutoff,)).rowcount
-        gone += self._db.execute(
-            "DELETE FROM dead_letters WHERE received_at < ?", (cutoff,)
-        ).rowcount
-        self._db.execute("COMMIT")
+        with self._transaction():
+            gone = self._db.execute("DELETE FROM events WHERE received_at < ?", (cutoff,)).rowcount
+            gone += self._db.execute(
+                "DELETE FROM dead_letters WHERE received_at < ?", (cutoff,)
+            ).rowcount
         return gone
 
     def count(self) -> int:

@@ -47,21 +47,26 @@ class BatchWriter:
     def __init__(self, path: Path) -> None:
         self._path = path
         self._items: queue.Queue[_Item | None] = queue.Queue()
-        self._thread = threading.Thread(target=self._run, name="webhook-writer", daemon=True)
+        self._thread: threading.Thread | None = None
         self._ready = threading.Event()
         self._error: BaseException | None = None
 
     def start(self) -> None:
+        self._ready.clear()
+        self._thread = threading.Thread(target=self._run, name="webhook-writer", daemon=True)
         self._thread.start()
         self._ready.wait(30)
         if self._error is not None:
             raise self._error
 
     def stop(self) -> None:
-        self._items.put(None)
-        self._thread.join(timeout=30)
+        if self._thread is not None:
+            self._items.put(None)
+            self._thread.join(timeout=30)
 
     async def append(self, event: NewEvent) -> bool:
+        if self._thread is None or not self._thread.is_alive():
+            raise RuntimeError("the webhook queue writer is not running")
         loop = asyncio.get_running_loop()
         future: asyncio.Future[bool] = loop.create_future()
         self._items.put((event, future, loop))
@@ -95,10 +100,22 @@ class BatchWriter:
                 except Exception as exc:  # the callers answer 503 and Tjar retries
                     log.exception("webhook queue write failed")
                     for _, future, loop in batch:
-                        loop.call_soon_threadsafe(_settle, future, None, exc)
+                        _dispatch(loop, future, None, exc)
                     continue
                 for (_, future, loop), new in zip(batch, fresh, strict=True):
-                    loop.call_soon_threadsafe(_settle, future, new, None)
+                    _dispatch(loop, future, new, None)
+
+
+def _dispatch(
+    loop: asyncio.AbstractEventLoop,
+    future: asyncio.Future[bool],
+    result: bool | None,
+    error: BaseException | None,
+) -> None:
+    try:
+        loop.call_soon_threadsafe(_settle, future, result, error)
+    except RuntimeError:  # that caller's event loop is gone; the delivery is stored anyway
+        pass
 
 
 def _settle(future: asyncio.Future[bool], result: bool | None, error: BaseException | None) -> None:
@@ -168,7 +185,8 @@ def create_app(
         ):
             return reject(401, "bad_signature", slug, request)
         try:
-            payload = json.loads(body)
+            text = body.decode("utf-8")  # what is stored and later parsed: UTF-8, no BOM
+            payload = json.loads(text)
         except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting
             return reject(400, "not_json", slug, request)
         delivery = payload.get("id") if isinstance(payload, dict) else None
@@ -183,7 +201,7 @@ def create_app(
         ):
             return reject(400, "missing_fields", slug, request)
         try:
-            fresh = await writer.append(NewEvent(slug, str(delivery), event, body.decode()))
+            fresh = await writer.append(NewEvent(slug, str(delivery), event, text))
         except Exception:
             counts["store_failed"] += 1
             return JSONResponse({"status": "unavailable", "reason": "store_failed"}, 503)

@@ -43,8 +43,16 @@ class Routing:
     last_seq: int = 0
 
 
-def route(events: Sequence[QueuedEvent], registry: Registry) -> Routing:
-    """Maps events to partitions, coalescing all events of one partition."""
+def route(
+    events: Sequence[QueuedEvent], registry: Registry, latest_day: dt.date | None = None
+) -> Routing:
+    """Maps events to partitions, coalescing all events of one partition.
+
+    Args:
+        events: Queued events, oldest first.
+        registry: The stores.
+        latest_day: The last day that has a partition; later days go to the dead letters.
+    """
     stores = {s.slug: s for s in registry.stores}
     routing = Routing()
     for event in events:
@@ -58,12 +66,14 @@ def route(events: Sequence[QueuedEvent], registry: Registry) -> Routing:
         elif event.event in ORDER_EVENTS:
             try:
                 data = json.loads(event.payload)["data"]
-                created = timestamp(data.get("created_at"), store.timezone)
-            except (ValueError, KeyError, TypeError, AttributeError, RecursionError):
-                created = None
-            day = local_date(created, store.timezone)
+                day = local_date(timestamp(data.get("created_at"), store.timezone), store.timezone)
+            except (ValueError, KeyError, TypeError, AttributeError, RecursionError, OverflowError):
+                day = None
             if day is None:
                 routing.dead.append((event, "order event without a readable data.created_at"))
+                continue
+            if latest_day is not None and day > latest_day:
+                routing.dead.append((event, f"order created {day}, after the last partition"))
                 continue
             if day < store.start_date:
                 routing.dead.append((event, f"order created {day}, before start_date"))
