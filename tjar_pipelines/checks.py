@@ -151,7 +151,7 @@ def freshness_check_name(slug: str) -> str:
 
 def last_synced(lake: Lake, slug: str) -> dt.datetime | None:
     """When the store's orders were last written (newest ``synced_at`` in its slices)."""
-    pattern = str(lake.table_dir("orders") / f"store={slug}" / "**" / "*.parquet")
+    pattern = lake.store_glob("orders", slug)
     with duckdb.connect() as con:
         try:
             row = con.execute(

@@ -17,6 +17,7 @@ from pathlib import Path
 import yaml
 
 from tjar_pipelines.simulator import SimulatorConfig, SimulatorServer, StoreSpec, demo_stores
+from tjar_pipelines.stores import env_name
 
 DEMO_PORT = 8765
 EXAMPLE_QUERY = """SELECT store, sum(revenue) AS revenue_sar, sum(orders) AS orders
@@ -32,7 +33,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def key_env(slug: str) -> str:
-    return f"TJAR_{slug.upper().replace('-', '_')}_API_KEY"
+    return env_name(slug, "API_KEY")
 
 
 def write_registry(

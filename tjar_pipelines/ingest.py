@@ -322,13 +322,18 @@ def build_sales(lake: Lake, store: str, table: str) -> SyncReport:
     """Recomputes ``daily_sales`` or ``product_sales`` of a store from its lake slices."""
     started = time.perf_counter()
     sql = {"daily_sales": DAILY_SALES_SQL, "product_sales": PRODUCT_SALES_SQL}[table]
-    orders_glob = str(lake.table_dir("orders") / f"store={store}" / "**" / "*.parquet")
-    items_glob = str(lake.table_dir("order_items") / f"store={store}" / "**" / "*.parquet")
     lake.ensure()
     with duckdb.connect() as con:
+        # The zero-row schema files keep the query valid for a store with no slices yet.
         params = {
-            "orders": [orders_glob, str(lake.table_dir("orders") / "_schema.parquet")],
-            "items": [items_glob, str(lake.table_dir("order_items") / "_schema.parquet")],
+            "orders": [
+                lake.store_glob("orders", store),
+                str(lake.table_dir("orders") / "_schema.parquet"),
+            ],
+            "items": [
+                lake.store_glob("order_items", store),
+                str(lake.table_dir("order_items") / "_schema.parquet"),
+            ],
             "store": store,
         }
         result = con.sql(sql, params=params).to_arrow_table()

@@ -41,6 +41,11 @@ KEYS = frozenset(
 REQUIRED = ("slug", "domain", "api_key_env")
 
 
+def env_name(slug: str, what: str) -> str:
+    """The conventional variable name for a store's secret, e.g. ``TJAR_ZEN_SHOP_API_KEY``."""
+    return f"TJAR_{slug.upper().replace('-', '_')}_{what}"
+
+
 class RegistryError(ValueError):
     """``stores.yaml`` is missing or wrong; the message names the entry and key to fix."""
 

@@ -15,6 +15,7 @@ from tjar_pipelines.client import ClientSettings, Secret, StoreConnection, TjarC
 from tjar_pipelines.client.ratelimit import BucketRegistry
 from tjar_pipelines.simulator import SimulatorConfig, SimulatorServer, StoreSpec
 from tjar_pipelines.simulator.store import FIRST_ORDER_ID
+from tjar_pipelines.stores import env_name
 
 API_KEY = "tjar_live_9f8e7d6c5b4a39281706"  # looks like a real key, so a leak is easy to spot
 KEY_ENV = "TJAR_ACME_API_KEY"
@@ -189,7 +190,7 @@ class Pipeline:
         self.stores_file = tmp / "stores.yaml"
         entries = []
         for slug, store in server.simulator.stores.items():
-            env = f"TJAR_{slug.upper().replace('-', '_')}_API_KEY"
+            env = env_name(slug, "API_KEY")
             monkeypatch.setenv(env, store.spec.api_key)
             monkeypatch.setenv(
                 env.replace("_API_KEY", "_WEBHOOK_SECRET"), store.spec.webhook_secret

@@ -45,9 +45,17 @@ class Lake:
             raise ValueError(f"unknown lake table {table!r}")
         return self.root / table
 
+    def store_dir(self, table: str, store: str) -> Path:
+        """The folder of one store's slices of ``table``."""
+        return self.table_dir(table) / f"store={store}"
+
+    def store_glob(self, table: str, store: str) -> str:
+        """A pattern matching every slice file of one store of ``table``."""
+        return str(self.store_dir(table, store) / "**" / "*.parquet")
+
     def slice_path(self, table: str, store: str, day: dt.date | None = None) -> Path:
         """The file of one slice: a (store, day) of a daily table, or a store of the others."""
-        base = self.table_dir(table) / f"store={store}"
+        base = self.store_dir(table, store)
         if table in DAILY:
             if day is None:
                 raise ValueError(f"{table} slices need a day")
@@ -84,7 +92,7 @@ class Lake:
         cutoff = time.time() - older_than_s
         gone = 0
         for table in SCHEMAS:
-            folder = self.table_dir(table) / f"store={store}"
+            folder = self.store_dir(table, store)
             for pattern in (".*.tmp", ".*.spool"):
                 for stale in folder.rglob(pattern):
                     try:

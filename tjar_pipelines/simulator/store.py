@@ -106,6 +106,10 @@ class SimStore:
         pos = ident - FIRST_ORDER_ID
         return pos if 0 <= pos < len(self.created) else None
 
+    def _order_rng(self, pos: int) -> random.Random:
+        """The order's own random stream: the same order is built the same way every time."""
+        return random.Random(self.seed * 1_000_003 + pos)
+
     def _default_state(self, pos: int, rng: random.Random) -> OrderChange:
         age_days = (self.created[-1] - self.created[pos]) / 86400
         if age_days > 7:
@@ -117,7 +121,7 @@ class SimStore:
 
     def order(self, pos: int, lang: str) -> dict[str, Any]:
         """The order at ``pos`` as the API serves it."""
-        rng = random.Random(self.seed * 1_000_003 + pos)
+        rng = self._order_rng(pos)
         created = self.created[pos]
         state = self.changes.get(pos) or self._default_state(pos, rng)
         return catalog.build_order(
@@ -146,7 +150,7 @@ class SimStore:
             pos = self.position(ident)
             if pos is None:
                 raise KeyError(ident)
-            rng = random.Random(self.seed * 1_000_003 + pos)
+            rng = self._order_rng(pos)
             current = self.changes.get(pos) or self._default_state(pos, rng)
             payment = {0: 0, 4: 3}.get(status, 1)
             self.changes[pos] = OrderChange(status, payment, max(int(now), current.updated + 1))

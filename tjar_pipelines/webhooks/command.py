@@ -43,7 +43,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from tjar_pipelines.client import TjarError
     from tjar_pipelines.settings import Settings
-    from tjar_pipelines.stores import RegistryError, load_registry
+    from tjar_pipelines.stores import RegistryError, env_name, load_registry
 
     try:
         settings = Settings.from_env()
@@ -67,9 +67,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"webhooks: {exc}", file=sys.stderr)
         return 2
     print(f"Registered webhook {hook.identifier} of store {store.slug} -> {hook.url}")
-    variable = (
-        store.webhook_secret_env or f"TJAR_{store.slug.upper().replace('-', '_')}_WEBHOOK_SECRET"
-    )
+    variable = store.webhook_secret_env or env_name(store.slug, "WEBHOOK_SECRET")
     if hook.secret is None:
         print(f"Tjar returned no secret: copy it from the dashboard into {variable}.")
     elif args.secret_file:
