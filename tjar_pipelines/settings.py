@@ -53,8 +53,8 @@ class Settings:
             run_retries=_int_env("TJAR_RUN_RETRIES", 2),
             webhook_retention_days=_int_env("TJAR_WEBHOOK_RETENTION_DAYS", 7),
             webhook_sensor_interval=_int_env("TJAR_WEBHOOK_SENSOR_INTERVAL", 30),
-            requests_per_second=float(_int_env("TJAR_REQUESTS_PER_SECOND", 10)),
-            rate_limit_window=float(_int_env("TJAR_RATE_LIMIT_WINDOW", 60)),
+            requests_per_second=_positive_env("TJAR_REQUESTS_PER_SECOND", 10.0),
+            rate_limit_window=_positive_env("TJAR_RATE_LIMIT_WINDOW", 60.0),
         )
 
 
@@ -68,4 +68,18 @@ def _int_env(name: str, default: int) -> int:
         raise ValueError(f"{name}={raw!r} must be a whole number") from exc
     if value < 0:
         raise ValueError(f"{name} must not be negative")
+    return value
+
+
+def _positive_env(name: str, default: float) -> float:
+    """A rate or a duration: any positive number (``0.5`` requests per second is a real limit)."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError as exc:
+        raise ValueError(f"{name}={raw!r} must be a number") from exc
+    if not value > 0 or value == float("inf"):
+        raise ValueError(f"{name} must be a positive number")
     return value

@@ -119,3 +119,21 @@ def test_secrets_are_read_when_needed_and_missing_ones_are_named(monkeypatch):
     assert connection.api_key.reveal() == "k-123456" and "k-123456" not in repr(connection)
     with pytest.raises(MissingSecretError, match="no webhook_secret_env"):
         store.webhook_secret()
+
+
+def test_settings_from_the_environment(monkeypatch):
+    from tjar_pipelines.settings import Settings
+
+    monkeypatch.setenv("TJAR_REQUESTS_PER_SECOND", "0.5")
+    monkeypatch.setenv("TJAR_LOOKBACK_DAYS", "5")
+    settings = Settings.from_env()
+    assert settings.requests_per_second == 0.5 and settings.lookback_days == 5
+    for name, value in (
+        ("TJAR_REQUESTS_PER_SECOND", "0"),
+        ("TJAR_LOOKBACK_DAYS", "-1"),
+        ("TJAR_RATE_LIMIT_WINDOW", "soon"),
+    ):
+        monkeypatch.setenv(name, value)
+        with pytest.raises(ValueError, match=name):
+            Settings.from_env()
+        monkeypatch.delenv(name)
