@@ -40,7 +40,6 @@ class SyncReport:
 
     store: str
     rows: dict[str, int] = field(default_factory=dict)
-    day_rows: dict[dt.date, int] = field(default_factory=dict)
     windows: list[Window] = field(default_factory=list)
     pages: int = 0
     requests: int = 0
@@ -205,7 +204,6 @@ def _sync_window(
         orders_t, items_t = buffers.tables(day)
         lake.write_slice("orders", orders_t, client.store, day)
         lake.write_slice("order_items", items_t, client.store, day)
-        report.day_rows[day] = orders_t.num_rows
         report.rows["orders"] = report.rows.get("orders", 0) + orders_t.num_rows
         report.rows["order_items"] = report.rows.get("order_items", 0) + items_t.num_rows
 

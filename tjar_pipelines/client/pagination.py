@@ -41,10 +41,6 @@ class Page:
     total: int | None = None
     has_next: bool | None = None
 
-    @property
-    def has_metadata(self) -> bool:
-        return self.last_page is not None or self.has_next is not None
-
 
 class PageShapeError(ValueError):
     """The body is not a list response with the expected list key."""
