@@ -257,3 +257,29 @@ def pipeline(simulator, tmp_path, monkeypatch) -> Callable[..., Pipeline]:
         return Pipeline(simulator(config, **kwargs), tmp_path, monkeypatch)
 
     return make
+
+
+ARTIFACTS = Path(__file__).resolve().parent.parent / "data" / "test-artifacts"
+CHROMIUM = "/usr/bin/chromium"
+
+
+@pytest.fixture(scope="session")
+def artifacts_dir() -> Path:
+    """Where tests keep screenshots for people to look at (ignored by git, kept between runs)."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    return ARTIFACTS
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Iterator[Any]:
+    """Headless Debian Chromium driven by Playwright (`.ci/run` runs apt-get install chromium)."""
+    from playwright.sync_api import sync_playwright
+
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (apt-get install chromium)")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True)
+        try:
+            yield browser
+        finally:
+            browser.close()
