@@ -8,18 +8,18 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
-import uuid
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field, replace
-from pathlib import Path
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
 
 import duckdb
 import pyarrow as pa
-import pyarrow.parquet as pq
 
-from tjar_pipelines.client import Order, TjarClient
+from tjar_pipelines.client import TjarClient
+from tjar_pipelines.client.records import identifier, local_date, order_instants
 from tjar_pipelines.lake.files import Lake
-from tjar_pipelines.lake.tables import orders_table, products_table
+from tjar_pipelines.lake.spool import OrderSpool
+from tjar_pipelines.lake.tables import products_table
 
 log = logging.getLogger("tjar_pipelines.ingest")
 
@@ -75,67 +75,13 @@ def windows(first: dt.date, last: dt.date, size: int) -> list[tuple[dt.date, dt.
     return cuts
 
 
-class DayBuffers:
-    """The orders of one window, by day, spilled to temporary Parquet files as they pile up.
-
-    Memory holds at most ``spill_rows`` orders; the rest wait in ``.spool`` files beside their
-    slice (a name the lake's ``*.parquet`` globs never match) until the window is complete.
-    """
-
-    def __init__(
-        self, lake: Lake, store: str, days: Sequence[dt.date], synced_at: dt.datetime,
-        spill_rows: int,
-    ) -> None:  # fmt: skip
-        self._lake, self._store, self._synced_at = lake, store, synced_at
-        self._spill_rows = spill_rows
-        self.orders: dict[dt.date, list[Order]] = {day: [] for day in days}
-        self._spooled: dict[dt.date, list[tuple[Path, Path]]] = {day: [] for day in days}
-        self._buffered = 0
-
-    def add(self, order: Order, day: dt.date) -> None:
-        self.orders[day].append(order)
-        self._buffered += 1
-        if self._buffered >= self._spill_rows:
-            self._spill()
-
-    def _spill(self) -> None:
-        for day, orders in self.orders.items():
-            if not orders:
-                continue
-            folder = self._lake.slice_path("orders", self._store, day).parent
-            folder.mkdir(parents=True, exist_ok=True)
-            stem = folder / f".{uuid.uuid4().hex}"
-            parts = (stem.with_suffix(".orders.spool"), stem.with_suffix(".items.spool"))
-            self._spooled[day].append(parts)  # recorded first, so discard() finds a half pair
-            for table, path in zip(orders_table(orders, self._synced_at), parts, strict=True):
-                pq.write_table(table, path)
-            self.orders[day] = []
-        self._buffered = 0
-
-    def tables(self, day: dt.date) -> tuple[pa.Table, pa.Table]:
-        """Everything gathered for ``day``: its ``orders`` and ``order_items`` rows."""
-        orders_t, items_t = orders_table(self.orders[day], self._synced_at)
-        if not self._spooled[day]:
-            return orders_t, items_t
-        spooled = self._spooled[day]
-        return (
-            pa.concat_tables([*(pq.read_table(o) for o, _ in spooled), orders_t]),
-            pa.concat_tables([*(pq.read_table(i) for _, i in spooled), items_t]),
-        )
-
-    def discard(self) -> None:
-        for parts in self._spooled.values():
-            for path in (p for pair in parts for p in pair):
-                path.unlink(missing_ok=True)
-
-
 def sync_order_days(
     client: TjarClient,
     lake: Lake,
     days: Sequence[dt.date],
     *,
     max_window_days: int = 31,
-    spill_rows: int = 5_000,
+    batch_rows: int = 2_000,
 ) -> SyncReport:
     """Replaces the ``orders`` and ``order_items`` slices of ``days`` for the client's store.
 
@@ -143,8 +89,8 @@ def sync_order_days(
     and every day of a window is written, empty or not, once the whole window has been read:
     a failure while reading leaves every slice of the window as it was, and each slice is
     replaced in one atomic step, so a failure while writing leaves each slice old or new.
-    Memory stays bounded by ``spill_rows`` parsed orders (about 10 kB each) however large the
-    window (see :class:`DayBuffers`).
+    Memory holds ``batch_rows`` orders and one day's rows however large the window: the
+    window's orders wait on disk (see :class:`~tjar_pipelines.lake.spool.OrderSpool`).
     """
     started = time.perf_counter()
     report = SyncReport(store=client.store)
@@ -156,12 +102,14 @@ def sync_order_days(
         for first, last in day_ranges(days)
         for window in windows(first, last, max_window_days)
     ]
+    folder = lake.spool_dir(client.store)
+    timezone = client.connection.timezone
     for first, last in scans:
-        buffers = DayBuffers(lake, client.store, _days(first, last), synced_at, spill_rows)
+        spool = OrderSpool(folder, client.store, timezone, synced_at, batch_rows=batch_rows)
         try:
-            _sync_window(client, lake, buffers, first, last, report)
+            _sync_window(client, lake, spool, first, last, report)
         finally:
-            buffers.discard()
+            spool.discard()
     if report.outside_window:
         log.warning(
             "store %s: %d orders listed for %s..%s were created on other local days; check "
@@ -178,57 +126,66 @@ def sync_order_days(
 def _sync_window(
     client: TjarClient,
     lake: Lake,
-    buffers: DayBuffers,
+    spool: OrderSpool,
     first: dt.date,
     last: dt.date,
     report: SyncReport,
 ) -> None:
+    timezone = client.connection.timezone
     undated: set[str] = set()
-    kept = 0
-    for order in client.iter_orders(first, last):
-        if order.order_date is None:
-            undated.add(order.identifier)
-        elif order.order_date in buffers.orders:
-            buffers.add(order, order.order_date)
-            kept += 1
-            if len(report.preview) < 5:
-                report.preview.append(_preview(order))
+    for payload in client.iter_order_payloads(first, last):
+        created, updated = order_instants(payload, timezone)
+        day = local_date(created, timezone)
+        if day is None:
+            if first == last:  # a one-day window places its undated orders itself
+                spool.add(payload, created, updated, first)
+            else:
+                undated.add(_identifier(payload))
+        elif first <= day <= last:
+            spool.add(payload, created, updated, day)
         else:
             report.outside_window += 1
     scan = client.last_scan
     if undated:
-        kept += _place_undated(client, buffers, undated)
-    report.windows.append(Window(first, last, kept, scan.reported_total if scan else None))
+        _place_undated(client, spool, first, last, undated)
+    report.windows.append(Window(first, last, spool.rows, scan.reported_total if scan else None))
     report.pages += scan.pages if scan else 0
-    for day in buffers.orders:
-        orders_t, items_t = buffers.tables(day)
+    for day in _days(first, last):
+        orders_t, items_t = spool.tables(day)
         lake.write_slice("orders", orders_t, client.store, day)
         lake.write_slice("order_items", items_t, client.store, day)
         report.rows["orders"] = report.rows.get("orders", 0) + orders_t.num_rows
         report.rows["order_items"] = report.rows.get("order_items", 0) + items_t.num_rows
+        if len(report.preview) < 5:
+            report.preview += _preview(orders_t, 5 - len(report.preview))
 
 
-def _place_undated(client: TjarClient, buffers: DayBuffers, undated: set[str]) -> int:
+def _identifier(payload: Mapping[str, Any]) -> str:
+    return identifier(payload.get("identifier")) or str(identifier(payload.get("id")))
+
+
+def _place_undated(
+    client: TjarClient, spool: OrderSpool, first: dt.date, last: dt.date, undated: set[str]
+) -> None:
     """The store sent orders without ``created_at``: re-read day by day to learn their day."""
     log.warning(
         "store %s: %d orders came without created_at; reading %d days one by one to place them",
         client.store,
         len(undated),
-        len(buffers.orders),
+        (last - first).days + 1,
     )
-    placed = 0
-    for day in list(buffers.orders):
-        for order in client.iter_orders(day, day):
-            if order.identifier in undated and order.created_at is None:
-                buffers.add(replace(order, order_date=day), day)
-                undated.discard(order.identifier)
-                placed += 1
+    timezone = client.connection.timezone
+    for day in _days(first, last):
+        for payload in client.iter_order_payloads(day, day):
+            created, updated = order_instants(payload, timezone)
+            if created is None and _identifier(payload) in undated:
+                spool.add(payload, created, updated, day)
+                undated.discard(_identifier(payload))
     if undated:
         raise RuntimeError(
             f"store {client.store}: orders {sorted(undated)[:5]} have no created_at and could "
             "not be placed on a day; nothing was written for these days"
         )
-    return placed
 
 
 def sync_products(client: TjarClient, lake: Lake) -> SyncReport:
@@ -267,14 +224,12 @@ def _finish(
     report.seconds = time.perf_counter() - started
 
 
-def _preview(order: Order) -> dict[str, object]:
-    return {
-        "identifier": order.identifier,
-        "order_date": str(order.order_date),
-        "status": order.status,
-        "total_amount": str(order.total_amount),
-        "items": len(order.items),
-    }
+def _preview(orders: pa.Table, count: int) -> list[dict[str, object]]:
+    columns = ["identifier", "order_date", "status", "total_amount", "item_count"]
+    return [
+        {key: str(value) for key, value in row.items()}
+        for row in orders.select(columns).slice(0, count).to_pylist()
+    ]
 
 
 DAILY_SALES_SQL = """

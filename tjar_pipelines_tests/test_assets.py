@@ -322,10 +322,10 @@ def test_a_window_larger_than_memory_spills_and_still_writes_every_order(pipelin
     Warehouse(lake).ensure_views()
     days = [FIRST + dt.timedelta(days=n) for n in range((LAST - FIRST).days + 1)]
     with sim_client(p.server) as client:
-        report = sync_order_days(client, lake, days, spill_rows=7)
+        report = sync_order_days(client, lake, days, batch_rows=7)
     ids = sorted(r[0] for r in p.query("SELECT identifier FROM orders") or [])
     assert ids == sorted(expected_ids(p.server, "acme", FIRST, LAST))
     assert report.rows["orders"] == len(ids)
     [(lines,)] = p.query("SELECT count(*) FROM order_items")
     assert lines == report.rows["order_items"] > len(ids)
-    assert not list(p.data_dir.rglob("*.spool"))
+    assert not list(lake.spool_dir("acme").iterdir())

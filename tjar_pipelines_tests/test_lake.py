@@ -94,9 +94,15 @@ def test_sweep_removes_only_old_leftovers(tmp_path):
     lake = Lake(tmp_path)
     folder = lake.slice_path("orders", "acme", DAY).parent
     folder.mkdir(parents=True)
-    old, fresh = folder / ".part.parquet.abc.tmp", folder / ".def.orders.spool"
+    old, fresh = folder / ".part.parquet.abc.tmp", folder / ".part.parquet.def.tmp"
+    old_spool, fresh_spool = lake.spool_dir("acme") / "abc", lake.spool_dir("acme") / "def"
+    for path in (old_spool, fresh_spool):
+        (path / "rows").mkdir(parents=True)
+        (path / "orders.parquet").write_bytes(b"z")
     old.write_bytes(b"x")
     fresh.write_bytes(b"y")
-    os.utime(old, (time.time() - 7200, time.time() - 7200))
-    assert lake.sweep("acme") == 1
+    for path in (old, old_spool):
+        os.utime(path, (time.time() - 7200, time.time() - 7200))
+    assert lake.sweep("acme") == 2
     assert not old.exists() and fresh.exists()
+    assert not old_spool.exists() and (fresh_spool / "orders.parquet").exists()

@@ -164,18 +164,9 @@ class TjarClient:
             ValueError: ``date_to`` is before ``date_from``.
             TjarError: The store could not be read completely.
         """
-        if date_to < date_from:
-            raise ValueError(
-                f"store {self.store}: date_to {date_to} is before date_from {date_from}"
-            )
-        params = {
-            self.settings.date_from_param: date_from.isoformat(),
-            self.settings.date_to_param: date_to.isoformat(),
-        }
-        live = date_to >= self.store_today() - dt.timedelta(days=self.settings.live_window_days)
         fallback = date_from if date_from == date_to else None
         undated = 0
-        for item in self.iter_raw("/orders", "orders", params=params, live=live):
+        for item in self.iter_order_payloads(date_from, date_to):
             order = self._order(item, fallback)
             undated += order.created_at is None
             yield order
@@ -188,6 +179,27 @@ class TjarClient:
                 date_to,
                 f"the window's day {fallback}" if fallback else "unknown (None)",
             )
+
+    def iter_order_payloads(self, date_from: dt.date, date_to: dt.date) -> Iterator[dict[str, Any]]:
+        """The orders of :meth:`iter_orders` as the store's JSON objects, left unparsed.
+
+        For bulk loads that parse many orders at once (the lake does it in DuckDB); each
+        object has a usable ``identifier`` (or ``id``).
+
+        Raises:
+            ValueError: ``date_to`` is before ``date_from``.
+            TjarError: The store could not be read completely.
+        """
+        if date_to < date_from:
+            raise ValueError(
+                f"store {self.store}: date_to {date_to} is before date_from {date_from}"
+            )
+        params = {
+            self.settings.date_from_param: date_from.isoformat(),
+            self.settings.date_to_param: date_to.isoformat(),
+        }
+        live = date_to >= self.store_today() - dt.timedelta(days=self.settings.live_window_days)
+        return self.iter_raw("/orders", "orders", params=params, live=live)
 
     def get_order(self, order_identifier: str | int) -> Order:
         """One order by its ``identifier``.

@@ -137,6 +137,22 @@ def _mapping(value: object) -> Json:
     return value if isinstance(value, Mapping) else {}
 
 
+def order_instants(payload: Json, timezone: str) -> tuple[dt.datetime | None, dt.datetime | None]:
+    """An order's ``created_at`` and ``updated_at`` as aware UTC (``None`` when unreadable)."""
+    return (
+        timestamp(payload.get("created_at"), timezone),
+        timestamp(payload.get("updated_at"), timezone),
+    )
+
+
+def order_lines(payload: Json) -> list[tuple[int, Json]]:
+    """An order's lines (``order_details[]`` objects) with their 1-based positions."""
+    details = payload.get("order_details")
+    if not isinstance(details, list):
+        return []
+    return [(n, line) for n, line in enumerate(details, start=1) if isinstance(line, Mapping)]
+
+
 @dataclass(frozen=True, slots=True)
 class OrderItem:
     """One line of an order (``order_details[]``)."""
@@ -232,9 +248,7 @@ class Order:
         if ident is None:
             raise ValueError("order without identifier")
         customer = _mapping(payload.get("customer"))
-        created = timestamp(payload.get("created_at"), timezone)
-        details = payload.get("order_details")
-        lines = details if isinstance(details, list) else []
+        created, updated = order_instants(payload, timezone)
         return cls(
             store=store,
             identifier=ident,
@@ -253,12 +267,11 @@ class Order:
             city=text(payload.get("city")),
             transaction_id=text(payload.get("transaction_id")),
             created_at=created,
-            updated_at=timestamp(payload.get("updated_at"), timezone),
+            updated_at=updated,
             order_date=local_date(created, timezone) or fallback_date,
             items=tuple(
                 OrderItem.from_api(line, order_identifier=ident, line_number=n)
-                for n, line in enumerate(lines, start=1)
-                if isinstance(line, Mapping)
+                for n, line in order_lines(payload)
             ),
             raw=payload,
         )

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import shutil
 import time
 import uuid
 from pathlib import Path
@@ -52,6 +53,10 @@ class Lake:
     def store_glob(self, table: str, store: str) -> str:
         """A pattern matching every slice file of one store of ``table``."""
         return str(self.store_dir(table, store) / "**" / "*.parquet")
+
+    def spool_dir(self, store: str) -> Path:
+        """Scratch space of a store's running syncs: local disk, never read by the views."""
+        return self.data_dir / "spool" / f"store={store}"
 
     def slice_path(self, table: str, store: str, day: dt.date | None = None) -> Path:
         """The file of one slice: a (store, day) of a daily table, or a store of the others."""
@@ -90,17 +95,21 @@ class Lake:
         Only files older than ``older_than_s`` go, so a run writing right now is never hurt.
         """
         cutoff = time.time() - older_than_s
+        stale = [path for table in SCHEMAS for path in self.store_dir(table, store).rglob(".*.tmp")]
+        spool = self.spool_dir(store)
+        stale += spool.iterdir() if spool.is_dir() else []
         gone = 0
-        for table in SCHEMAS:
-            folder = self.store_dir(table, store)
-            for pattern in (".*.tmp", ".*.spool"):
-                for stale in folder.rglob(pattern):
-                    try:
-                        if stale.stat().st_mtime < cutoff:
-                            stale.unlink()
-                            gone += 1
-                    except FileNotFoundError:
-                        continue
+        for path in stale:
+            try:
+                if path.stat().st_mtime >= cutoff:
+                    continue
+                if path.is_dir():
+                    shutil.rmtree(path, ignore_errors=True)
+                else:
+                    path.unlink()
+                gone += 1
+            except FileNotFoundError:
+                continue
         return gone
 
     def _replace(self, path: Path, data: pa.Table) -> None:

@@ -133,6 +133,12 @@ def cents(value: Decimal | None) -> Decimal | None:
     return value.quantize(CENT, rounding=ROUND_HALF_EVEN)
 
 
+def bounded(value: int | None, bits: int) -> int | None:
+    """``value`` if a signed ``bits``-bit column holds it, else ``None`` (``raw`` keeps it)."""
+    limit = 1 << (bits - 1)
+    return value if value is not None and -limit <= value < limit else None
+
+
 def raw_json(raw: Mapping[str, Any]) -> str:
     """The record's JSON as text (orjson: the same JSON, an order of magnitude faster)."""
     try:
@@ -167,9 +173,10 @@ def orders_table(orders: Iterable[Order], synced_at: dt.datetime) -> tuple[pa.Ta
             column.append(value)
         for i in o.items:
             values = (
-                o.store, i.order_identifier, i.line_number, i.product_id, i.name, i.qty,
-                cents(i.price), cents(i.discount), cents(i.tax), cents(i.subtotal),
-                cents(i.options_cost), None if i.weight is None else float(i.weight), i.type,
+                o.store, i.order_identifier, i.line_number, i.product_id, i.name,
+                bounded(i.qty, 64), cents(i.price), cents(i.discount), cents(i.tax),
+                cents(i.subtotal), cents(i.options_cost),
+                None if i.weight is None else float(i.weight), bounded(i.type, 32),
                 i.type_label, i.is_booking, o.order_date, raw_json(i.raw),
             )  # fmt: skip
             for column, value in zip(i_cols.values(), values, strict=True):
@@ -186,10 +193,10 @@ def products_table(products: Iterable[Product], synced_at: dt.datetime) -> pa.Ta
             "name_en": p.name_en,
             "name_ar": p.name_ar,
             "type": p.type,
-            "type_id": p.type_id,
+            "type_id": bounded(p.type_id, 32),
             "price": cents(p.price),
             "sale_price": cents(p.sale_price),
-            "stock": p.stock,
+            "stock": bounded(p.stock, 64),
             "is_unlimited": p.is_unlimited,
             "is_published": p.is_published,
             "created_at": p.created_at,

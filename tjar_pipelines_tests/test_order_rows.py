@@ -1,0 +1,151 @@
+"""The lake's bulk path (DuckDB over the spool) gives exactly the rows of the Python records.
+
+The reference is ``Order.from_api`` + ``orders_table`` on the JSON the lake keeps in ``raw``.
+Random payloads mix the shapes Tjar sends with ones it should not (floats as identifiers,
+"1e3" as a price, Arabic-Indic digits, huge integers, whitespace of every kind), so both the
+SQL and its hand-over to Python for unusual orders are exercised.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import tempfile
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tjar_pipelines.client import Order
+from tjar_pipelines.client.records import order_instants
+from tjar_pipelines.client.retrying import loads
+from tjar_pipelines.lake.spool import OrderSpool
+from tjar_pipelines.lake.tables import orders_table, raw_json
+
+SYNCED = dt.datetime(2026, 5, 10, 12, tzinfo=dt.UTC)
+DAYS = (dt.date(2026, 5, 1), dt.date(2026, 5, 2))
+ZONE = "America/New_York"
+
+whitespace = st.sampled_from([" ", "\t", "\n", "\u00a0", "\u2003", "\u3000", "\x1f", "\u200b"])
+amount_texts = st.builds(
+    lambda sign, whole, frac, pad: f"{pad}{sign}{whole}{frac}{pad}",
+    st.sampled_from(["", "-", "+"]),
+    st.sampled_from(["0", "12", "1,234", "00012", "999999999999999", "1234567890123456", "٣٤"]),
+    st.sampled_from(["", ".5", ".50", ".505", ".", "e3"]),
+    st.sampled_from(["", " ", "\u00a0"]),
+)
+scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(2**70), max_value=2**70),
+    st.integers(min_value=-(2**33), max_value=2**33),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.decimals(min_value=-(10**14), max_value=10**14, places=2).map(float),
+    st.text(max_size=12),
+    st.builds(lambda w, t: w + t + w, whitespace, st.text(max_size=6)),
+    amount_texts,
+    st.sampled_from(["true", "FALSE", " yes ", "no", "1", "0", "İ", "-0", "+7", "1_000", "NaN"]),
+)
+json_values = st.recursive(
+    scalars,
+    lambda children: (
+        st.lists(children, max_size=3)
+        | st.dictionaries(st.sampled_from(["value", "en", "ar", "x"]), children, max_size=3)
+    ),
+    max_leaves=8,
+)
+ORDER_KEYS = [
+    "id", "order_id", "status", "payment_status", "payment_gateway", "total_amount", "coupon",
+    "coupon_discounted", "customer", "name", "email", "phone", "country", "city",
+    "transaction_id", "created_at", "updated_at",
+]  # fmt: skip
+ITEM_KEYS = [
+    "product_id", "id", "name", "qty", "price", "discount", "tax", "subtotal", "weight", "type",
+    "type_label", "is_booking", "options",
+]  # fmt: skip
+customers = st.dictionaries(st.sampled_from(["id", "name", "email", "mobile"]), json_values)
+options = st.dictionaries(st.sampled_from(["is_booking", "product_options_cost"]), json_values)
+items = st.dictionaries(st.sampled_from(ITEM_KEYS), json_values, max_size=8).flatmap(
+    lambda item: st.fixed_dictionaries({"options": options} if "options" in item else {}).map(
+        lambda extra: {**item, **extra}
+    )
+)
+orders = st.tuples(
+    st.dictionaries(st.sampled_from(ORDER_KEYS), json_values, max_size=10),
+    customers,
+    st.lists(st.one_of(items, json_values), max_size=3),
+    st.sampled_from(DAYS),
+)
+
+
+def spooled_rows(payloads: list[tuple[dict[str, Any], dt.date]], folder: Path):
+    spool = OrderSpool(folder, "acme", ZONE, SYNCED, batch_rows=3)
+    try:
+        for payload, day in payloads:
+            spool.add(payload, *order_instants(payload, ZONE), day)
+        tables = {day: spool.tables(day) for day in DAYS}
+    finally:
+        spool.discard()
+    return tables
+
+
+def python_rows(payloads: list[tuple[dict[str, Any], dt.date]], day: dt.date):
+    parsed = [
+        replace(
+            Order.from_api(loads(raw_json(p).encode()), store="acme", timezone=ZONE), order_date=d
+        )
+        for p, d in payloads
+        if d == day
+    ]
+    return orders_table(parsed, SYNCED)
+
+
+def by_key(table: pa.Table, *key: str) -> list[dict[str, Any]]:
+    return sorted(table.to_pylist(), key=lambda row: tuple(row[k] for k in key))
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(orders, min_size=1, max_size=6))
+def test_bulk_rows_equal_the_python_records(drawn):
+    payloads = []
+    for n, (fields, customer, lines, day) in enumerate(drawn):
+        payload = {**fields, "identifier": 1000 + n, "order_details": lines}
+        if customer:
+            payload["customer"] = customer
+        # As the client hands them over: parsed from the page's bytes.
+        payloads.append((loads(raw_json(payload).encode()), day))
+    with tempfile.TemporaryDirectory() as folder:
+        bulk = spooled_rows(payloads, Path(folder))
+        assert not list(Path(folder).iterdir()), "the spool leaves nothing behind"
+    for day in DAYS:
+        got_orders, got_items = bulk[day]
+        want_orders, want_items = python_rows(payloads, day)
+        assert got_orders.schema == want_orders.schema
+        assert by_key(got_orders, "identifier") == by_key(want_orders, "identifier")
+        assert got_items.schema == want_items.schema
+        key = ("order_identifier", "line_number")
+        assert by_key(got_items, *key) == by_key(want_items, *key)
+
+
+def test_orders_as_tjar_sends_them_take_the_sql_path(simulator, tmp_path):
+    from tjar_pipelines_tests.conftest import sim_client
+
+    server = simulator()
+    day = dt.date(2026, 5, 10)
+    with sim_client(server) as client:
+        payloads = list(client.iter_order_payloads(day - dt.timedelta(days=19), day))
+    assert len(payloads) > 100
+    spool = OrderSpool(tmp_path, "acme", ZONE, SYNCED)
+    for payload in payloads:
+        spool.add(payload, *order_instants(payload, ZONE), day)
+    try:
+        got_orders, got_items = spool.tables(day)
+    finally:
+        spool.discard()
+    assert spool.parsed_in_python == 0
+    want_orders, want_items = python_rows([(p, day) for p in payloads], day)
+    assert by_key(got_orders, "identifier") == by_key(want_orders, "identifier")
+    key = ("order_identifier", "line_number")
+    assert by_key(got_items, *key) == by_key(want_items, *key)
