@@ -85,7 +85,7 @@ class OrderSpool:
     the lake the views read; ``Lake.sweep`` removes what a killed run left there):
     ``orders.parquet`` and ``lines.parquet`` take the orders and their lines as they are
     read; once the window is complete, :meth:`tables` has DuckDB turn them into rows in one
-    pass per table, written per day under ``orders/`` and ``items/``.
+    pass per table, into files that each day is then read from.
 
     Args:
         folder: The store's spool folder.
@@ -107,7 +107,12 @@ class OrderSpool:
         self.parsed_in_python = 0  # unusual orders handed to the Python records
         self._store, self._timezone, self._synced_at = store, timezone, synced_at
         self._batch_rows = batch_rows
-        self._config = {"threads": 1, "memory_limit": "256MB", **(duckdb_config or {})}
+        self._config: dict[str, str | int | bool] = {
+            "threads": 1,
+            "memory_limit": "128MB",
+            "preserve_insertion_order": False,
+            **(duckdb_config or {}),
+        }
         self._orders = _Appender(self.folder / "orders.parquet", SPOOLED_ORDERS)
         self._lines = _Appender(self.folder / "lines.parquet", SPOOLED_LINES)
         self._pending = 0
@@ -153,7 +158,7 @@ class OrderSpool:
         if orders_t is None:
             return ORDERS.empty_table(), ORDER_ITEMS.empty_table()
         items_t = self._day_rows("items", day)
-        if items_t is None:  # the day's orders have no lines
+        if items_t is None:  # no order of the window has lines
             items_t = ORDER_ITEMS.append(pa.field("ok", pa.bool_())).empty_table()
         unusual = _not_ok(orders_t, "identifier") | _not_ok(items_t, "order_identifier")
         orders_t, items_t = orders_t.drop_columns("ok"), items_t.drop_columns("ok")
@@ -184,31 +189,36 @@ class OrderSpool:
         shutil.rmtree(self.folder, ignore_errors=True)
 
     def _build(self) -> None:
-        """One DuckDB pass per table over the window's orders, written per day."""
+        """One DuckDB pass per table over the window's orders, into a file each."""
         self._built = True
         has_orders, has_lines = self._orders.close(), self._lines.close()
         if not has_orders:
             return
-        with duckdb.connect(config=dict(self._config)) as con:
-            # Bounded memory: each day's writer flushes every few thousand rows.
-            con.execute("SET partitioned_write_flush_threshold = 4096")
+        config = {**self._config, "temp_directory": str(self.folder / "tmp")}
+        with duckdb.connect(config=config) as con:
             con.execute(order_rows.MACROS)
-            jobs = [
-                ("orders", order_rows.ORDERS_SQL, self._orders.path, {"synced_at": self._synced_at})
-            ]
-            if has_lines:
-                jobs.append(("items", order_rows.ITEMS_SQL, self._lines.path, {}))
-            for name, sql, source, more in jobs:
-                target = str(self.folder / name).replace("'", "''")
+            for sql, source, target, more in (
+                (order_rows.ORDERS_SQL, self._orders, "orders", {"synced_at": self._synced_at}),
+                (order_rows.ITEMS_SQL, self._lines, "items", {}),
+            ):
+                if source is self._lines and not has_lines:
+                    continue
+                # Streamed in small row groups, so a pass holds about one row group. Stores
+                # list newest first, so a day's rows sit in few row groups, and reading a day
+                # through the row groups' statistics skips the others.
+                path = str(self.folder / f"{target}.rows.parquet").replace("'", "''")
                 con.execute(
-                    f"COPY ({sql}) TO '{target}' (FORMAT parquet, COMPRESSION lz4, "
-                    "PARTITION_BY (order_date), WRITE_PARTITION_COLUMNS true)",
-                    {"spool": str(source), "store": self._store, **more},
+                    f"COPY ({sql}) TO '{path}' "
+                    "(FORMAT parquet, COMPRESSION lz4, ROW_GROUP_SIZE 2048)",
+                    {"store": self._store, "spool": str(source.path), **more},
                 )
 
     def _day_rows(self, name: str, day: dt.date) -> pa.Table | None:
-        folder = self.folder / name / f"order_date={day.isoformat()}"
-        return pq.read_table(folder) if folder.is_dir() else None
+        path = self.folder / f"{name}.rows.parquet"
+        if not path.exists():
+            return None
+        table = pq.read_table(path, filters=[("order_date", "=", day)], use_threads=False)
+        return table if table.num_rows or name == "items" else None
 
 
 def _columns(table: pa.Table, *names: str) -> list[list[Any]]:
