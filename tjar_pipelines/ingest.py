@@ -89,8 +89,8 @@ def sync_order_days(
     and every day of a window is written, empty or not, once the whole window has been read:
     a failure while reading leaves every slice of the window as it was, and each slice is
     replaced in one atomic step, so a failure while writing leaves each slice old or new.
-    Memory holds ``batch_rows`` orders and one day's rows however large the window: the
-    window's orders wait on disk (see :class:`~tjar_pipelines.lake.spool.OrderSpool`).
+    Memory holds two batches of ``batch_rows`` orders and one day's rows however large the
+    window: the window's rows wait on disk (see :class:`~tjar_pipelines.lake.spool.OrderSpool`).
     """
     started = time.perf_counter()
     report = SyncReport(store=client.store)

@@ -25,66 +25,66 @@ _NUMBERS = "('BIGINT', 'UBIGINT', 'DOUBLE')"
 # for negative ones, DOUBLE for the others). CASE, so the regexes only run on strings; TRY_CAST,
 # as the values of rows that are not ok are computed too, then thrown away.
 MACROS = f"""
-CREATE OR REPLACE TEMP MACRO tj_type(j) AS coalesce(json_type(j), 'NULL');
-CREATE OR REPLACE TEMP MACRO tj_str(j) AS trim(json_extract_string(j, '$'), {_WS});
-CREATE OR REPLACE TEMP MACRO tj_money_text(j) AS replace(tj_str(j), ',', '');
-CREATE OR REPLACE TEMP MACRO tj_amount_text(t) AS t = '' OR (
+CREATE OR REPLACE MACRO tj_type(j) AS coalesce(json_type(j), 'NULL');
+CREATE OR REPLACE MACRO tj_str(j) AS trim(json_extract_string(j, '$'), {_WS});
+CREATE OR REPLACE MACRO tj_money_text(j) AS replace(tj_str(j), ',', '');
+CREATE OR REPLACE MACRO tj_amount_text(t) AS t = '' OR (
     regexp_full_match(t, '[+-]?[0-9]+(\\.[0-9]{{1,2}})?')
     AND length(regexp_replace(t, '[^0-9]', '', 'g')) <= 15);
 
 -- records.identifier / records.text: floats are left to Python
-CREATE OR REPLACE TEMP MACRO tj_scalar_ok(j) AS tj_type(j) <> 'DOUBLE';
-CREATE OR REPLACE TEMP MACRO tj_id(j) AS CASE tj_type(j)
+CREATE OR REPLACE MACRO tj_scalar_ok(j) AS tj_type(j) <> 'DOUBLE';
+CREATE OR REPLACE MACRO tj_id(j) AS CASE tj_type(j)
     WHEN 'VARCHAR' THEN nullif(tj_str(j), '')
     WHEN 'UBIGINT' THEN j::VARCHAR WHEN 'BIGINT' THEN j::VARCHAR END;
-CREATE OR REPLACE TEMP MACRO tj_text(j) AS CASE tj_type(j)
+CREATE OR REPLACE MACRO tj_text(j) AS CASE tj_type(j)
     WHEN 'VARCHAR' THEN json_extract_string(j, '$')
     WHEN 'UBIGINT' THEN j::VARCHAR WHEN 'BIGINT' THEN j::VARCHAR END;
 
 -- records.enum_value
-CREATE OR REPLACE TEMP MACRO tj_enum_ok(j) AS tj_scalar_ok(
+CREATE OR REPLACE MACRO tj_enum_ok(j) AS tj_scalar_ok(
     CASE WHEN tj_type(j) = 'OBJECT' THEN json_extract(j, '$.value') ELSE j END);
-CREATE OR REPLACE TEMP MACRO tj_enum(j) AS tj_text(
+CREATE OR REPLACE MACRO tj_enum(j) AS tj_text(
     CASE WHEN tj_type(j) = 'OBJECT' THEN json_extract(j, '$.value') ELSE j END);
 
 -- records.money then tables.cents: exact for amounts of at most 15 digits and 2 decimals
-CREATE OR REPLACE TEMP MACRO tj_money_ok(j) AS CASE tj_type(j)
+CREATE OR REPLACE MACRO tj_money_ok(j) AS CASE tj_type(j)
     WHEN 'DOUBLE' THEN coalesce(abs(try_cast(j AS DOUBLE)) < 1e13
                                 AND round(try_cast(j AS DOUBLE), 2) = try_cast(j AS DOUBLE), false)
     WHEN 'UBIGINT' THEN try_cast(j AS HUGEINT) < 1000000000000000
     WHEN 'BIGINT' THEN try_cast(j AS HUGEINT) > -1000000000000000
     WHEN 'VARCHAR' THEN tj_amount_text(tj_money_text(j))
     ELSE true END;
-CREATE OR REPLACE TEMP MACRO tj_money(j) AS CASE
+CREATE OR REPLACE MACRO tj_money(j) AS CASE
     WHEN tj_type(j) IN {_NUMBERS} THEN try_cast(j::VARCHAR AS DECIMAL(18, 2))
     WHEN tj_type(j) = 'VARCHAR' THEN try_cast(nullif(tj_money_text(j), '') AS DECIMAL(18, 2))
     END;
 
 -- records.money as a float (weights): any finite JSON number
-CREATE OR REPLACE TEMP MACRO tj_float_ok(j) AS CASE
+CREATE OR REPLACE MACRO tj_float_ok(j) AS CASE
     WHEN tj_type(j) IN {_NUMBERS} THEN coalesce(isfinite(try_cast(j AS DOUBLE)), false)
     WHEN tj_type(j) = 'VARCHAR' THEN tj_amount_text(tj_money_text(j))
     ELSE true END;
-CREATE OR REPLACE TEMP MACRO tj_float(j) AS CASE
+CREATE OR REPLACE MACRO tj_float(j) AS CASE
     WHEN tj_type(j) IN {_NUMBERS} THEN try_cast(j AS DOUBLE)
     WHEN tj_type(j) = 'VARCHAR' THEN try_cast(nullif(tj_money_text(j), '') AS DOUBLE) END;
 
 -- records.integer, within [low, high] (the column's range)
-CREATE OR REPLACE TEMP MACRO tj_integer_ok(j, low, high) AS CASE tj_type(j)
+CREATE OR REPLACE MACRO tj_integer_ok(j, low, high) AS CASE tj_type(j)
     WHEN 'UBIGINT' THEN try_cast(j AS HUGEINT) <= high
     WHEN 'BIGINT' THEN try_cast(j AS HUGEINT) >= low
     WHEN 'DOUBLE' THEN false
     WHEN 'VARCHAR' THEN regexp_full_match(tj_str(j), '[+-]?[0-9]{{1,9}}')
     ELSE true END;
-CREATE OR REPLACE TEMP MACRO tj_integer(j) AS CASE
+CREATE OR REPLACE MACRO tj_integer(j) AS CASE
     WHEN tj_type(j) IN ('UBIGINT', 'BIGINT') THEN try_cast(j AS BIGINT)
     WHEN tj_type(j) = 'VARCHAR' THEN try_cast(tj_str(j) AS BIGINT) END;
 
 -- records.boolean
-CREATE OR REPLACE TEMP MACRO tj_boolean_ok(j) AS CASE tj_type(j)
+CREATE OR REPLACE MACRO tj_boolean_ok(j) AS CASE tj_type(j)
     WHEN 'VARCHAR' THEN regexp_full_match(json_extract_string(j, '$'), '[\\x00-\\x7f]*')
     ELSE true END;
-CREATE OR REPLACE TEMP MACRO tj_boolean(j) AS CASE tj_type(j)
+CREATE OR REPLACE MACRO tj_boolean(j) AS CASE tj_type(j)
     WHEN 'BOOLEAN' THEN j::BOOLEAN
     WHEN 'UBIGINT' THEN try_cast(j AS HUGEINT) <> 0
     WHEN 'BIGINT' THEN try_cast(j AS HUGEINT) <> 0
@@ -147,7 +147,8 @@ _ITEM_OK = " AND ".join(
     ]
 )
 
-# The spool's orders as ``orders`` rows, plus ``ok``: false where Python must parse the order.
+# A batch of orders (the Arrow table ``spooled_orders``) as ``orders`` rows, plus ``ok``:
+# false where Python must parse the order.
 ORDERS_SQL = f"""
     SELECT $store AS store,
            identifier,
@@ -176,10 +177,10 @@ ORDERS_SQL = f"""
            raw,
            {_ORDER_OK} AS ok
     FROM (SELECT *, json_extract(raw, {_paths(_ORDER_PATHS)}) AS f
-          FROM read_parquet($spool))
+          FROM spooled_orders)
 """
 
-# The spool's order lines as ``order_items`` rows, plus ``ok`` as above.
+# Their lines (the Arrow table ``spooled_lines``) as ``order_items`` rows, plus ``ok``.
 ITEMS_SQL = f"""
     SELECT $store AS store,
            identifier AS order_identifier,
@@ -194,12 +195,12 @@ ITEMS_SQL = f"""
            tj_money({_i["subtotal"]}) AS subtotal,
            tj_money({_i["options.product_options_cost"]}) AS options_cost,
            tj_float({_i["weight"]}) AS weight,
-           tj_integer({_i["type"]})::INTEGER AS type,
+           try_cast(tj_integer({_i["type"]}) AS INTEGER) AS type,
            tj_text({_i["type_label"]}) AS type_label,
            coalesce(tj_boolean({_i["options.is_booking"]}), false)
                OR coalesce(tj_boolean({_i["is_booking"]}), false) AS is_booking,
            order_date,
            raw,
            {_ITEM_OK} AS ok
-    FROM (SELECT *, json_extract(raw, {_paths(_ITEM_PATHS)}) AS f FROM read_parquet($spool))
+    FROM (SELECT *, json_extract(raw, {_paths(_ITEM_PATHS)}) AS f FROM spooled_lines)
 """

@@ -1,17 +1,23 @@
-"""The orders of one list scan, kept on disk until the scan is complete, then turned into rows.
+"""The rows of one list scan's orders, built as they arrive, kept on disk until it is complete.
 
-A scan's slices may only be replaced once every page of it has been read, so its orders have
-to wait somewhere. They wait on local disk as JSON text, so memory holds one batch however
-large the window. Then DuckDB builds each day's ``orders`` and
-``order_items`` rows from that file (see :mod:`tjar_pipelines.lake.order_rows`).
+A scan's slices may only be replaced once every page of it has been read, so its rows have to
+wait somewhere: on local disk, so memory holds a batch or two however large the window. Each
+batch of orders goes from Python lists to Arrow to DuckDB, which builds its ``orders`` and
+``order_items`` rows (see :mod:`tjar_pipelines.lake.order_rows`) on a worker thread while the
+next pages are read; DuckDB runs without the GIL, so that work overlaps the waits on the store.
 """
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import datetime as dt
 import shutil
+import tempfile
+import threading
 import uuid
 from collections.abc import Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -24,13 +30,7 @@ from tjar_pipelines.client import Order
 from tjar_pipelines.client.records import identifier, order_lines
 from tjar_pipelines.client.retrying import loads
 from tjar_pipelines.lake import order_rows
-from tjar_pipelines.lake.tables import (
-    ORDER_ITEMS,
-    ORDERS,
-    TIMESTAMP,
-    orders_table,
-    raw_json,
-)
+from tjar_pipelines.lake.tables import ORDER_ITEMS, ORDERS, TIMESTAMP, orders_table, raw_json
 
 SPOOLED_ORDERS = pa.schema(
     [
@@ -50,56 +50,48 @@ SPOOLED_LINES = pa.schema(
         ("raw", pa.string()),
     ]
 )
+# One DuckDB database per process builds every spool's rows, at most two batches at a time
+# (one per core), so memory stays within its limit however many stores sync at once.
+DUCKDB_CONFIG: Mapping[str, str | int | bool] = {
+    "threads": 1,
+    "memory_limit": "256MB",
+    "preserve_insertion_order": False,
+}
+_BUILDS = threading.BoundedSemaphore(2)
+_ENGINE: list[duckdb.DuckDBPyConnection] = []
+_ENGINE_LOCK = threading.Lock()
 
 
-class _Appender:
-    """Rows of one spool file: gathered in columns, appended to the file in batches."""
-
-    def __init__(self, path: Path, schema: pa.Schema) -> None:
-        self.path, self._schema = path, schema
-        self.columns: dict[str, list[Any]] = {name: [] for name in schema.names}
-        self._writer: pq.ParquetWriter | None = None
-
-    def flush(self) -> None:
-        if not self.columns["raw"]:
-            return
-        batch = pa.Table.from_pydict(self.columns, schema=self._schema)
-        if self._writer is None:
-            self._writer = pq.ParquetWriter(self.path, self._schema, compression="lz4")
-        self._writer.write_table(batch)
-        self.columns = {name: [] for name in self._schema.names}
-
-    def close(self) -> bool:
-        """Writes what is left; whether the file exists."""
-        self.flush()
-        if self._writer is None:
-            return False
-        self._writer.close()
-        return True
+def _engine() -> duckdb.DuckDBPyConnection:
+    """The process's DuckDB database for spools, created on first use (not at import)."""
+    with _ENGINE_LOCK:
+        if not _ENGINE:
+            scratch = tempfile.mkdtemp(prefix="tjar-spool-duckdb-")
+            atexit.register(shutil.rmtree, scratch, ignore_errors=True)
+            engine = duckdb.connect(config={**DUCKDB_CONFIG, "temp_directory": scratch})
+            engine.execute(order_rows.MACROS)
+            _ENGINE.append(engine)
+        return _ENGINE[0]
 
 
 class OrderSpool:
-    """Orders gathered for one scan window, by store-local day.
+    """The rows of the orders gathered for one scan window, by store-local day.
 
-    Everything lives in a temporary folder of the store's spool (``Lake.spool_dir``, outside
-    the lake the views read; ``Lake.sweep`` removes what a killed run left there):
-    ``orders.parquet`` and ``lines.parquet`` take the orders and their lines as they are
-    read; once the window is complete, :meth:`tables` has DuckDB turn them into rows in one
-    pass per table, into files that each day is then read from.
+    They live in a temporary folder of the store's spool (``Lake.spool_dir``, outside the lake
+    the views read; ``Lake.sweep`` removes what a killed run left there), one Parquet file per
+    batch and table, in row groups small enough that reading one day skips the others.
 
     Args:
         folder: The store's spool folder.
         store: The store's slug, written in every row.
         timezone: The store's zone, for the Python parser of unusual orders.
         synced_at: When this sync began, written in every row.
-        batch_rows: Orders held in memory before they are appended to the file.
-        duckdb_config: Settings of the DuckDB connection that builds the rows (threads,
-            memory_limit), so a run's memory stays bounded.
+        batch_rows: Orders gathered before a batch goes to DuckDB.
     """
 
     def __init__(
         self, folder: Path, store: str, timezone: str, synced_at: dt.datetime, *,
-        batch_rows: int = 2_000, duckdb_config: Mapping[str, str | int] | None = None,
+        batch_rows: int = 2_000,
     ) -> None:  # fmt: skip
         self.folder = folder / uuid.uuid4().hex
         self.folder.mkdir(parents=True)
@@ -107,16 +99,13 @@ class OrderSpool:
         self.parsed_in_python = 0  # unusual orders handed to the Python records
         self._store, self._timezone, self._synced_at = store, timezone, synced_at
         self._batch_rows = batch_rows
-        self._config: dict[str, str | int | bool] = {
-            "threads": 1,
-            "memory_limit": "128MB",
-            "preserve_insertion_order": False,
-            **(duckdb_config or {}),
-        }
-        self._orders = _Appender(self.folder / "orders.parquet", SPOOLED_ORDERS)
-        self._lines = _Appender(self.folder / "lines.parquet", SPOOLED_LINES)
-        self._pending = 0
-        self._built = False
+        self._orders = _columns(SPOOLED_ORDERS)
+        self._lines = _columns(SPOOLED_LINES)
+        self._batches = 0
+        self._con: duckdb.DuckDBPyConnection | None = None
+        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tjar-spool")
+        self._building: Future[None] | None = None
+        self._closed = False
 
     def add(
         self,
@@ -126,39 +115,38 @@ class OrderSpool:
         day: dt.date,
     ) -> None:
         """Keeps one order (its JSON and the instants the caller already read) under ``day``."""
-        if self._built:
-            raise RuntimeError("orders cannot be added once the rows were built")
+        if self._closed:
+            raise RuntimeError("orders cannot be added once the rows were read")
         ident = identifier(payload.get("identifier")) or identifier(payload.get("id"))
         lines = order_lines(payload)
-        orders = self._orders.columns
+        orders = self._orders
         orders["identifier"].append(ident)
         orders["created_at"].append(created)
         orders["updated_at"].append(updated)
         orders["order_date"].append(day)
         orders["line_count"].append(len(lines))
         orders["raw"].append(raw_json(payload))
-        spooled = self._lines.columns
+        spooled = self._lines
         for number, line in lines:
             spooled["identifier"].append(ident)
             spooled["order_date"].append(day)
             spooled["line_number"].append(number)
             spooled["raw"].append(raw_json(line))
         self.rows += 1
-        self._pending += 1
-        if self._pending >= self._batch_rows:
-            self._orders.flush()
-            self._lines.flush()
-            self._pending = 0
+        if len(orders["raw"]) >= self._batch_rows:
+            self._submit()
 
     def tables(self, day: dt.date) -> tuple[pa.Table, pa.Table]:
         """The ``orders`` and ``order_items`` rows of the orders kept under ``day``."""
-        if not self._built:
-            self._build()
+        if not self._closed:
+            self._submit()
+            self._wait()
+            self._closed = True
         orders_t = self._day_rows("orders", day)
+        items_t = self._day_rows("items", day)
         if orders_t is None:
             return ORDERS.empty_table(), ORDER_ITEMS.empty_table()
-        items_t = self._day_rows("items", day)
-        if items_t is None:  # no order of the window has lines
+        if items_t is None:  # the day's orders have no lines
             items_t = ORDER_ITEMS.append(pa.field("ok", pa.bool_())).empty_table()
         unusual = _not_ok(orders_t, "identifier") | _not_ok(items_t, "order_identifier")
         orders_t, items_t = orders_t.drop_columns("ok"), items_t.drop_columns("ok")
@@ -170,7 +158,7 @@ class OrderSpool:
                 Order.from_api(loads(raw), store=self._store, timezone=self._timezone),
                 order_date=day,
             )
-            for ident, raw in zip(*_columns(orders_t, "identifier", "raw"), strict=True)
+            for ident, raw in zip(*_values(orders_t, "identifier", "raw"), strict=True)
             if ident in unusual
         ]
         self.parsed_in_python += len(parsed)
@@ -184,50 +172,78 @@ class OrderSpool:
 
     def discard(self) -> None:
         """Removes the temporary folder (the window was written, or will not be)."""
-        self._orders.close()
-        self._lines.close()
+        self._closed = True
+        with contextlib.suppress(Exception):  # the run already failed; its rows go anyway
+            self._wait()
+        self._worker.shutdown()
+        if self._con is not None:
+            self._con.close()
         shutil.rmtree(self.folder, ignore_errors=True)
 
-    def _build(self) -> None:
-        """One DuckDB pass per table over the window's orders, into a file each."""
-        self._built = True
-        has_orders, has_lines = self._orders.close(), self._lines.close()
-        if not has_orders:
+    def _submit(self) -> None:
+        """Hands the gathered orders to DuckDB; waits while the batch before is still built."""
+        if not self._orders["raw"]:
             return
-        config = {**self._config, "temp_directory": str(self.folder / "tmp")}
-        with duckdb.connect(config=config) as con:
-            con.execute(order_rows.MACROS)
-            for sql, source, target, more in (
-                (order_rows.ORDERS_SQL, self._orders, "orders", {"synced_at": self._synced_at}),
-                (order_rows.ITEMS_SQL, self._lines, "items", {}),
+        orders = pa.Table.from_pydict(self._orders, schema=SPOOLED_ORDERS)
+        lines = pa.Table.from_pydict(self._lines, schema=SPOOLED_LINES)
+        self._orders, self._lines = _columns(SPOOLED_ORDERS), _columns(SPOOLED_LINES)
+        self._wait()  # at most one batch in DuckDB and one in the lists: bounded memory
+        self._building = self._worker.submit(self._build, orders, lines, self._batches)
+        self._batches += 1
+
+    def _wait(self) -> None:
+        building, self._building = self._building, None
+        if building is not None:
+            building.result()
+
+    def _build(self, orders: pa.Table, lines: pa.Table, number: int) -> None:
+        if self._con is None:
+            self._con = _engine().cursor()  # its own connection: own views, shared memory
+        con = self._con
+        with _BUILDS:
+            self._copy(con, orders, lines, number)
+
+    def _copy(
+        self, con: duckdb.DuckDBPyConnection, orders: pa.Table, lines: pa.Table, number: int
+    ) -> None:
+        con.register("spooled_orders", orders)
+        con.register("spooled_lines", lines)
+        try:
+            for name, sql, more in (
+                ("orders", order_rows.ORDERS_SQL, {"synced_at": self._synced_at}),
+                ("items", order_rows.ITEMS_SQL, {}),
             ):
-                if source is self._lines and not has_lines:
-                    continue
-                # Streamed in small row groups, so a pass holds about one row group. Stores
-                # list newest first, so a day's rows sit in few row groups, and reading a day
-                # through the row groups' statistics skips the others.
-                path = str(self.folder / f"{target}.rows.parquet").replace("'", "''")
+                folder = self.folder / name
+                folder.mkdir(exist_ok=True)
+                path = str(folder / f"{number:06d}.parquet").replace("'", "''")
                 con.execute(
-                    f"COPY ({sql}) TO '{path}' "
-                    "(FORMAT parquet, COMPRESSION lz4, ROW_GROUP_SIZE 2048)",
-                    {"store": self._store, "spool": str(source.path), **more},
+                    f"COPY ({sql}) TO '{path}' (FORMAT parquet, COMPRESSION lz4, "
+                    "ROW_GROUP_SIZE 2048)",
+                    {"store": self._store, **more},
                 )
+        finally:
+            con.unregister("spooled_orders")
+            con.unregister("spooled_lines")
 
     def _day_rows(self, name: str, day: dt.date) -> pa.Table | None:
-        path = self.folder / f"{name}.rows.parquet"
-        if not path.exists():
+        folder = self.folder / name
+        if not folder.is_dir():
             return None
-        table = pq.read_table(path, filters=[("order_date", "=", day)], use_threads=False)
-        return table if table.num_rows or name == "items" else None
+        table = pq.read_table(folder, filters=[("order_date", "=", day)], use_threads=False)
+        return table if table.num_rows else None
 
 
-def _columns(table: pa.Table, *names: str) -> list[list[Any]]:
+def _columns(schema: pa.Schema) -> dict[str, list[Any]]:
+    return {name: [] for name in schema.names}
+
+
+def _values(table: pa.Table, *names: str) -> list[list[Any]]:
     return [table[name].to_pylist() for name in names]
 
 
 def _not_ok(table: pa.Table, column: str) -> set[str]:
     """The ``column`` values of the rows whose ``ok`` is false."""
-    return {value for value, ok in zip(*_columns(table, column, "ok"), strict=True) if not ok}
+    return {value for value, ok in zip(*_values(table, column, "ok"), strict=True) if not ok}
 
 
 def _without(table: pa.Table, column: str, identifiers: set[str]) -> pa.Table:
