@@ -18,29 +18,35 @@ ORDER_CHECKS = (
     dg.AssetCheckSpec(
         "unique_order_identifier",
         asset="orders",
-        description="One row per (store, identifier) in the partitions just written.",
+        description="No order is stored twice: one row per (store, identifier) in the "
+        "partitions the run just wrote.",
     ),
     dg.AssetCheckSpec(
         "order_keys_not_null",
         asset="orders",
-        description="store, identifier and order_date are never null.",
+        description="Every order the run just wrote has its store, identifier and "
+        "order_date (none of them null).",
     ),
     dg.AssetCheckSpec(
         "matches_api_total",
         asset="orders",
-        description="Rows written for each window equal the total the store reported for it.",
+        description="Warning only: the orders written for each date window equal the total "
+        "the store's API reported for it; a difference means orders were missed or the "
+        "store's count is off.",
     ),
     dg.AssetCheckSpec(
         "unique_order_line",
         asset="order_items",
-        description="One row per (store, order_identifier, line_number).",
+        description="No order line is stored twice: one row per (store, order_identifier, "
+        "line_number) in the partitions the run just wrote.",
     ),
 )
 PRODUCT_CHECKS = (
     dg.AssetCheckSpec(
         "unique_product_identifier",
         asset="products",
-        description="One row per (store, identifier), none of them null.",
+        description="Every product of the synced stores is stored once, with its store and "
+        "identifier (none of them null).",
     ),
 )
 
@@ -168,7 +174,8 @@ def build_freshness_checks(slugs: Sequence[str], max_age: dt.timedelta) -> dg.As
         dg.AssetCheckSpec(
             freshness_check_name(slug),
             asset="orders",
-            description=f"Orders of store {slug} were synced within the last {max_age}.",
+            description=f"Orders of store {slug} were synced within the last "
+            f"{max_age.total_seconds() / 3600:g} hours; fails if they never were.",
         )
         for slug in slugs
     ]

@@ -25,11 +25,26 @@ FROM daily_sales WHERE order_date >= current_date - 7 GROUP BY store ORDER BY st
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--stores", type=int, default=3, help="number of demo stores")
-    parser.add_argument("--orders", type=int, default=2000, help="orders per demo store")
-    parser.add_argument("--days", type=int, default=30, help="days of orders to sync")
-    parser.add_argument("--data-dir", default="data/demo", help="where the demo writes")
-    parser.add_argument("--port", type=int, default=DEMO_PORT, help="simulator port (0 = any)")
+    parser.add_argument("--stores", type=int, default=3, metavar="N", help="number of demo stores")
+    parser.add_argument(
+        "--orders", type=int, default=2000, metavar="N", help="orders per demo store"
+    )
+    parser.add_argument(
+        "--days", type=int, default=30, metavar="N", help="days of orders to sync, up to today"
+    )
+    parser.add_argument(
+        "--data-dir",
+        default="data/demo",
+        metavar="DIR",
+        help="where the registry, the lake and tjar.duckdb go",
+    )
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=DEMO_PORT,
+        metavar="PORT",
+        help="simulator port; any free port if it is taken (0 = any)",
+    )
 
 
 def key_env(slug: str) -> str:
@@ -91,7 +106,13 @@ def run(args: argparse.Namespace) -> int:
                 name, value = line.split("=", 1)
                 os.environ[name] = value
             code = sync.run(
-                argparse.Namespace(store=[], first=first, last=None, assets=",".join(sync.ASSETS))
+                argparse.Namespace(
+                    store=[],
+                    first=first,
+                    last=None,
+                    assets=",".join(sync.ASSETS),
+                    verbose=getattr(args, "verbose", False),
+                )
             )
         finally:
             os.environ.clear()

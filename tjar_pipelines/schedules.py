@@ -62,8 +62,9 @@ def build_schedules(
         job=orders_job,
         cron_schedule="5 * * * *",
         name="orders_hourly",
-        description=f"Every hour: each store's today and the {settings.lookback_days} days "
-        "before it (updates to older orders are only found by re-reading them).",
+        description=f"Every hour: syncs each store's orders of today and the "
+        f"{settings.lookback_days} days before it, in the store's time zone (changes to older "
+        "orders are only found by re-reading their day).",
     )
     def orders_hourly(context: dg.ScheduleEvaluationContext) -> list[dg.RunRequest]:
         return order_run_requests(
@@ -75,8 +76,8 @@ def build_schedules(
         cron_schedule="30 0 * * *",
         execution_timezone="Asia/Riyadh",
         name="orders_nightly_reconciliation",
-        description=f"Every night: each store's last {settings.reconcile_days} days, to catch "
-        "late status and payment changes.",
+        description=f"Every night: re-syncs each store's orders of the last "
+        f"{settings.reconcile_days} days, to catch late status and payment changes.",
     )
     def orders_nightly(context: dg.ScheduleEvaluationContext) -> list[dg.RunRequest]:
         return order_run_requests(
@@ -88,7 +89,7 @@ def build_schedules(
         cron_schedule="0 3 * * *",
         execution_timezone="Asia/Riyadh",
         name="products_daily",
-        description="Every day: each store's whole catalogue.",
+        description="Every night: syncs each store's whole product catalogue.",
     )
     def products_daily(context: dg.ScheduleEvaluationContext) -> list[dg.RunRequest]:
         return store_run_requests(registry, context.scheduled_execution_time, "products")
@@ -97,7 +98,8 @@ def build_schedules(
         job=sales_job,
         cron_schedule="35 * * * *",
         name="sales_hourly",
-        description="Every hour, after the orders sync: daily_sales and product_sales per store.",
+        description="Every hour, half an hour after orders_hourly: recomputes daily_sales and "
+        "product_sales of each store from the lake.",
     )
     def sales_hourly(context: dg.ScheduleEvaluationContext) -> list[dg.RunRequest]:
         return store_run_requests(registry, context.scheduled_execution_time, "sales")
@@ -106,7 +108,8 @@ def build_schedules(
         job=freshness,
         cron_schedule="50 * * * *",
         name="freshness_hourly",
-        description="Every hour: is every store's orders sync recent? (fails loudly if not)",
+        description="Every hour: runs the per-store freshness checks, so a store whose orders "
+        "stopped syncing shows a failed check.",
     )
     def freshness_hourly(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
         return dg.RunRequest(run_key=f"freshness:{context.scheduled_execution_time.isoformat()}")

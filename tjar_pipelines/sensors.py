@@ -47,8 +47,9 @@ def build_webhook_sensor(registry: Registry, settings: Settings) -> dg.SensorDef
         name="tjar_webhook_sensor",
         jobs=[orders_job, products_job],
         minimum_interval_seconds=settings.webhook_sensor_interval,
-        description="Turns queued Tjar webhooks into runs of the (store, day) orders partitions "
-        "and store products partitions they touch. Events are hints: the runs re-read the API.",
+        description="Turns the Tjar webhooks queued by `tjar-pipelines webhooks serve` into runs "
+        "of exactly the orders (store, day) and products (store) partitions they touch; the "
+        "runs re-read those from the API. Turn it on once the receiver runs.",
     )
     def tjar_webhook_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
         cursor = int(context.cursor) if context.cursor else 0

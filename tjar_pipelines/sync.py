@@ -2,7 +2,9 @@
 
 Orders are synced in runs of at most a month per store, then products, then the analyst assets.
 Runs go to the Dagster instance of DAGSTER_HOME when it is set (so they show in the UI), else
-to a throwaway one. Exits non-zero if any run failed.
+to a throwaway one. Prints each run as it goes (its stores and days, then the rows written per
+table and the seconds taken, or why it failed), then the rows per store. Exits non-zero if any
+run failed.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import os
-import sys
+import re
 import time
 from collections import defaultdict
 from collections.abc import Sequence
@@ -29,10 +31,14 @@ class Step:
     first: dt.date | None = None
     last: dt.date | None = None
 
-    def label(self) -> str:
+    @property
+    def who(self) -> str:
+        """The run's stores: ``acme``, or ``demo-1..demo-3`` for neighbours of the registry."""
+        return self.stores[0] if len(self.stores) == 1 else f"{self.stores[0]}..{self.stores[-1]}"
+
+    def label(self, width: int = 12) -> str:
         days = f" {self.first}..{self.last}" if self.first else ""
-        who = self.stores[0] if len(self.stores) == 1 else f"{len(self.stores)} stores"
-        return f"{who:<12} {self.job:<13}{days}"
+        return f"{self.who:<{width}} {self.job:<13}{days}"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -58,7 +64,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="last day of orders (default: each store's today)",
     )
     parser.add_argument(
-        "--assets", default=",".join(ASSETS), help=f"comma-separated subset of {','.join(ASSETS)}"
+        "--assets",
+        default=",".join(ASSETS),
+        metavar="NAME,...",
+        help="comma-separated assets to sync (default: all of them)",
     )
 
 
@@ -103,39 +112,38 @@ def run(args: argparse.Namespace) -> int:
     from tjar_pipelines.definitions import build_definitions
     from tjar_pipelines.schedules import RANGE_END, RANGE_START, order_day_key
     from tjar_pipelines.settings import Settings
-    from tjar_pipelines.stores import RegistryError, load_registry
+    from tjar_pipelines.stores import load_registry
 
     assets = {a.strip() for a in args.assets.split(",") if a.strip()}
     if unknown := assets - set(ASSETS):
-        print(
-            f"sync: unknown assets {sorted(unknown)}; choose from {', '.join(ASSETS)}",
-            file=sys.stderr,
-        )
-        return 2
-    try:
-        settings = Settings.from_env()
-        registry = load_registry(settings.stores_file)
-        stores = args.store or registry.slugs
-        for slug in stores:
-            registry.get(slug)
-    except (RegistryError, ValueError) as exc:
-        print(f"sync: {exc}", file=sys.stderr)
-        return 2
+        raise ValueError(f"unknown assets {sorted(unknown)}; choose from {', '.join(ASSETS)}")
+    if args.first and args.last and args.first > args.last:
+        raise ValueError(f"--from {args.first} is after --to {args.last}; swap them")
+    settings = Settings.from_env()
+    registry = load_registry(settings.stores_file)
+    stores = args.store or registry.slugs
+    for slug in stores:
+        registry.get(slug)
     defs = build_definitions(registry, settings)
     instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else None
     instance = instance or dg.DagsterInstance.ephemeral()
     steps = plan(registry, stores, assets, args.first, args.last, dt.datetime.now(dt.UTC))
+    width = max((len(step.who) for step in steps), default=0)
+    # Dagster logs a failed step with its traceback; without --verbose the FAILED line says it.
+    log_level = "WARNING" if getattr(args, "verbose", False) else "CRITICAL"
     rows: dict[tuple[str, str], int] = defaultdict(int)
     failed = 0
     started = time.perf_counter()
     print(f"Syncing {len(stores)} store(s) in {len(steps)} run(s) into {settings.data_dir}/")
     for n, step in enumerate(steps, start=1):
+        # The run's stores and days first, so a long run shows what it is busy with.
+        print(f"[{n}/{len(steps)}] {step.label(width)}  ", end="", flush=True)
         job = defs.resolve_job_def(step.job)
         selection = [dg.AssetKey(a) for a in sorted(assets)] if step.job == "sales_job" else None
         kwargs: dict = {
             "instance": instance,
             "raise_on_error": False,
-            "run_config": {"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
+            "run_config": {"loggers": {"console": {"config": {"log_level": log_level}}}},
         }
         if step.first and step.last:
             kwargs["tags"] = {
@@ -168,10 +176,10 @@ def run(args: argparse.Namespace) -> int:
             for (_, table), count in counts.items():
                 totals[table] += count
             shown = ", ".join(f"{k} {v}" for k, v in totals.items())
-            print(f"[{n}/{len(steps)}] {step.label()}  ok  {shown} ({took:.1f}s)", flush=True)
+            print(f"ok  {shown} ({took:.1f}s)", flush=True)
         else:
             failed += 1
-            print(f"[{n}/{len(steps)}] {step.label()}  FAILED: {_failure(result)}", flush=True)
+            print(f"FAILED ({took:.1f}s): {_failure(result)}", flush=True)
     print(_summary(rows, stores, assets))
     print(
         f"{len(steps) - failed} of {len(steps)} runs succeeded in "
@@ -181,6 +189,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _failure(result) -> str:
+    """The error of the run's first failed step on one line, as ``Failure: <message>``."""
     for event in result.all_events:
         if event.is_step_failure and event.step_failure_data and event.step_failure_data.error:
             error = event.step_failure_data.error
@@ -188,12 +197,18 @@ def _failure(result) -> str:
                 error.cause is not None and "DagsterExecutionStepExecutionError" in error.cls_name
             ):
                 error = error.cause
-            return f"{error.cls_name}: {error.message.strip()}"
-    return "run failed"
+            message = " ".join(error.message.split())
+            # The message starts with the exception's dotted class path; the name is enough.
+            message = re.sub(rf"^[\w.]*\b{re.escape(error.cls_name)}: ", "", message)
+            return f"{error.cls_name}: {message}"
+    return "run failed (--verbose shows Dagster's log of it)"
 
 
 def _summary(rows: dict[tuple[str, str], int], stores: Sequence[str], assets: set[str]) -> str:
     tables = [a for a in ASSETS if a in assets]
-    header = f"{'store':<12}" + "".join(f"{t:>14}" for t in tables)
-    lines = [f"{s:<12}" + "".join(f"{rows.get((s, t), 0):>14}" for t in tables) for s in stores]
+    width = max([12, *(len(s) + 2 for s in stores)])
+    header = f"{'store':<{width}}" + "".join(f"{t:>14}" for t in tables)
+    lines = [
+        f"{s:<{width}}" + "".join(f"{rows.get((s, t), 0):>14}" for t in tables) for s in stores
+    ]
     return "\n".join([header, "-" * len(header), *lines])

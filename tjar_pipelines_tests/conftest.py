@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 import random
 import threading
 from collections.abc import Callable, Iterator
@@ -270,13 +271,19 @@ def artifacts_dir() -> Path:
     return ARTIFACTS
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium() -> Iterator[Any]:
-    """Headless Debian Chromium driven by Playwright (`.ci/run` runs apt-get install chromium)."""
+    """Headless Debian Chromium driven by Playwright (`.ci/run` runs apt-get install chromium).
+
+    Per module: Playwright's event loop, left running, upsets later in-process Dagster runs.
+    """
     from playwright.sync_api import sync_playwright
 
     if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (apt-get install chromium)")
+        advice = f"{CHROMIUM} is missing: install Debian's chromium (apt-get install chromium)"
+        if os.environ.get("TJAR_REQUIRE_BROWSER"):  # set by .ci/run: CI never skips these
+            pytest.fail(advice)
+        pytest.skip(advice)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True)
         try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 from tjar_pipelines.cli import main
 from tjar_pipelines_tests.conftest import expected_ids, sim_config, spec
@@ -26,6 +27,14 @@ def test_sync_selected_store_range_and_assets(pipeline, capsys):
     out = capsys.readouterr().out
     assert code == 0, out
     assert "2 of 2 runs succeeded" in out
+    # One line per run as it goes: stores, days, rows per table, seconds.
+    assert re.search(
+        r"^\[1/2\] zen +orders_job +2026-04-20\.\.2026-05-11  ok  orders \d+, "
+        r"order_items \d+ \(\d+\.\ds\)$",
+        out,
+        re.MULTILINE,
+    ), out
+    assert re.search(r"^\[2/2\] zen +products_job +ok  products 25 \(\d+\.\ds\)$", out, re.M), out
     expected = expected_ids(p.server, "zen", dt.date(2026, 4, 20), dt.date(2026, 5, 11))
     summary = [line for line in out.splitlines() if line.startswith("zen ")][-1].split()
     assert summary[1:] == [str(len(expected)), summary[2], "25"]
@@ -46,12 +55,34 @@ def test_sync_fails_clearly(pipeline, capsys, monkeypatch):
     pipeline()
     monkeypatch.delenv("TJAR_ACME_API_KEY")
     assert main(["sync", "--assets", "products"]) == 1
+    captured = capsys.readouterr()
+    [failed] = [line for line in captured.out.splitlines() if "FAILED" in line]
+    assert failed.startswith("[1/1] acme")
+    assert "Failure: " in failed and "TJAR_ACME_API_KEY" in failed and "store acme" in failed
+    assert "dagster._core" not in failed
+    assert "Stack Trace" not in captured.err and "Traceback" not in captured.err
+    assert "0 of 1 runs succeeded" in captured.out
+    # --verbose lets Dagster's log of the failed step through, with its stack trace.
+    assert main(["sync", "--assets", "products", "--verbose"]) == 1
+    assert "Stack Trace" in capsys.readouterr().err
+    for argv, message in [
+        (["sync", "--store", "nope"], "'nope' is not in the store registry"),
+        (["sync", "--assets", "orders,customers"], "unknown assets ['customers']"),
+        (["sync", "--from", "2026-05-02", "--to", "2026-05-01"], "is after --to 2026-05-01"),
+    ]:
+        assert main(argv) == 2
+        captured = capsys.readouterr()
+        [line] = captured.err.strip().splitlines()
+        assert line.startswith("tjar-pipelines sync: ") and message in line
+        assert captured.out == ""
+
+
+def test_neighbouring_stores_show_as_a_range(pipeline, capsys):
+    pipeline(sim_config(spec("acme"), spec("zen")))
+    assert main(["sync", "--assets", "products"]) == 0
     out = capsys.readouterr().out
-    assert "FAILED" in out and "TJAR_ACME_API_KEY" in out and "store acme" in out
-    assert main(["sync", "--store", "nope"]) == 2
-    assert "'nope' is not in the store registry" in capsys.readouterr().err
-    assert main(["sync", "--assets", "orders,customers"]) == 2
-    assert "unknown assets ['customers']" in capsys.readouterr().err
+    assert re.search(r"^\[1/1\] acme\.\.zen products_job +ok  products 50 ", out, re.M), out
+    assert re.search(r"^acme +25$", out, re.M) and re.search(r"^zen +25$", out, re.M), out
 
 
 def test_webhooks_register_and_list(pipeline, capsys, tmp_path):

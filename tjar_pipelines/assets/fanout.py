@@ -37,12 +37,15 @@ def per_store(stores: Sequence[str], work: Callable[[str], T], *, max_workers: i
             and not (isinstance(exc, dg.Failure) and not exc.allow_retries)
             for exc in failures.values()
         )
-        detail = "; ".join(
-            f"store {store}: {getattr(exc, 'description', None) or exc}"
-            for store, exc in sorted(failures.items())
-        )
+        detail = "; ".join(_named(store, exc) for store, exc in sorted(failures.items()))
         raise dg.Failure(
             description=f"{len(failures)} of {len(stores)} stores failed ({detail})",
             allow_retries=retryable,
         )
     return [results[store] for store in stores]
+
+
+def _named(store: str, exc: BaseException) -> str:
+    """The error's text, led by its store (our errors usually name it already)."""
+    text = str(getattr(exc, "description", None) or exc)
+    return text if text.startswith(f"store {store}") else f"store {store}: {text}"

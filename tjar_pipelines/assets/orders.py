@@ -39,16 +39,17 @@ def build_order_assets(
                 "orders",
                 description="One row per order per store, as the Tjar API returns it; "
                 "partitioned by store and the order's creation day in the store's time zone.",
-                group_name="tjar",
+                group_name="raw",
                 kinds={"python", "parquet", "duckdb"},
                 owners=OWNERS,
                 metadata={"partition_expr": "(store, order_date)"},
             ),
             dg.AssetSpec(
                 "order_items",
-                description="One row per order line (order_details[]) per store, with the "
-                "order's store-local day.",
-                group_name="tjar",
+                description="One row per line of an order (a product and its quantity, "
+                "price and discount), per store; partitioned like orders, by store and the "
+                "order's creation day in the store's time zone.",
+                group_name="raw",
                 kinds={"python", "parquet", "duckdb"},
                 owners=OWNERS,
                 metadata={"partition_expr": "(store, order_date)"},

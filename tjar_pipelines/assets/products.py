@@ -17,8 +17,9 @@ def build_product_assets(
 ) -> dg.AssetsDefinition:
     @dg.asset(
         name="products",
-        description="One row per product per store: the store's catalogue as of the last sync.",
-        group_name="tjar",
+        description="One row per product per store: the store's whole catalogue as of the "
+        "last sync; partitioned by store.",
+        group_name="raw",
         kinds={"python", "parquet", "duckdb"},
         owners=["team:data-engineering"],
         partitions_def=partitions,

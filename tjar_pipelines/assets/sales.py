@@ -1,11 +1,15 @@
 """Analyst assets: ``daily_sales`` and ``product_sales`` per store, computed from the lake."""
 
+import datetime as dt
 import warnings
+from collections.abc import Sequence
 
 import dagster as dg
+import pyarrow.parquet as pq
 
 from tjar_pipelines.ingest import build_sales
-from tjar_pipelines.metadata import markdown_table
+from tjar_pipelines.lake.files import Lake
+from tjar_pipelines.metadata import markdown_table, revenue_chart
 from tjar_pipelines.resources import LakeResource
 
 
@@ -29,15 +33,28 @@ def _materialize(context: dg.AssetExecutionContext, lake: LakeResource, table: s
         report = build_sales(storage, store, table)
         rows_by_store[store] = report.rows[table]
         preview += report.preview
-    return dg.MaterializeResult(
-        metadata={
-            "dagster/row_count": sum(rows_by_store.values()),
-            "rows_by_store": rows_by_store,
-            "recent" if table == "daily_sales" else "top_products": markdown_table(
-                [{k: str(v) for k, v in row.items()} for row in preview[:14]]
-            ),
-        }
-    )
+    metadata = {
+        "dagster/row_count": sum(rows_by_store.values()),
+        "rows_by_store": rows_by_store,
+        "recent" if table == "daily_sales" else "top_products": markdown_table(
+            [{k: str(v) for k, v in row.items()} for row in preview[:14]]
+        ),
+    }
+    if table == "daily_sales":
+        metadata["revenue_chart"] = revenue_chart(_daily_revenue(storage, context.partition_keys))
+    return dg.MaterializeResult(metadata=metadata)
+
+
+def _daily_revenue(lake: Lake, stores: Sequence[str]) -> list[tuple[str, dt.date, float]]:
+    """(store, day, revenue) of the ``daily_sales`` slices just written."""
+    rows: list[tuple[str, dt.date, float]] = []
+    for store in stores:
+        table = pq.read_table(
+            lake.slice_path("daily_sales", store), columns=["order_date", "revenue"]
+        )
+        days, revenue = table.column("order_date").to_pylist(), table.column("revenue").to_pylist()
+        rows += [(store, day, float(amount)) for day, amount in zip(days, revenue, strict=True)]
+    return rows
 
 
 def build_sales_assets(partitions: dg.StaticPartitionsDefinition) -> list[dg.AssetsDefinition]:

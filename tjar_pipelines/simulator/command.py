@@ -10,7 +10,6 @@ import argparse
 import dataclasses
 import datetime as dt
 import logging
-import sys
 
 from tjar_pipelines.serving import bind, uvicorn_server
 from tjar_pipelines.simulator.app import Simulator
@@ -25,49 +24,88 @@ from tjar_pipelines.simulator.config import (
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.formatter_class = argparse.ArgumentDefaultsHelpFormatter
-    parser.add_argument("--host", default="127.0.0.1", help="address to bind")
-    parser.add_argument("--port", type=int, default=8000, help="port to bind (0 = any free port)")
-    parser.add_argument("--stores", type=int, default=3, help="number of demo stores")
-    parser.add_argument("--slug", action="append", default=[], help="store slug (repeatable)")
-    parser.add_argument("--orders", type=int, default=500, help="orders per store at start")
-    parser.add_argument("--products", type=int, default=40, help="products per store")
-    parser.add_argument("--history-days", type=int, default=60, help="days the orders span")
-    parser.add_argument("--timezone", help="time zone of every store (default: varies)")
-    parser.add_argument("--seed", type=int, default=7, help="seed of all data and faults")
-    parser.add_argument("--anchor", help="store-local end of the history, YYYY-MM-DDTHH:MM:SS")
-    parser.add_argument(
+    add = parser.add_argument
+    add("--host", default="127.0.0.1", metavar="ADDRESS", help="address to bind")
+    add("--port", type=int, default=8000, metavar="PORT", help="port to bind (0 = any free port)")
+    add("--stores", type=int, default=3, metavar="N", help="number of demo stores demo-1..demo-N")
+    add(
+        "--slug",
+        action="append",
+        default=[],
+        metavar="SLUG",
+        help="serve a store of this name instead of demo-N (repeatable)",
+    )
+    add("--orders", type=int, default=500, metavar="N", help="orders per store at start")
+    add("--products", type=int, default=40, metavar="N", help="products per store")
+    add("--history-days", type=int, default=60, metavar="N", help="days the orders span")
+    add("--timezone", metavar="ZONE", help="IANA time zone of every store (default: varies)")
+    add("--seed", type=int, default=7, metavar="N", help="seed of all data and faults")
+    add(
+        "--anchor",
+        metavar="YYYY-MM-DDTHH:MM:SS",
+        help="store-local end of the history (default: now)",
+    )
+    add(
         "--pagination",
         choices=PAGINATION_SHAPES,
         default="data",
-        help="shape of pagination metadata",
+        help="shape of the pagination metadata",
     )
-    parser.add_argument("--max-per-page", type=int, default=100, help="silent per_page clamp")
-    parser.add_argument("--list-order", choices=("newest", "oldest"), default="newest")
-    parser.add_argument("--money-as-strings", action="store_true", help="all stores send '15.50'")
-    parser.add_argument("--latency-ms", type=float, default=0.0)
-    parser.add_argument("--error-rate", type=float, default=0.0, help="share of 500 answers")
-    parser.add_argument("--garble-rate", type=float, default=0.0, help="share of cut-off bodies")
-    parser.add_argument(
+    add("--max-per-page", type=int, default=100, metavar="N", help="silent per_page clamp")
+    add(
+        "--list-order",
+        choices=("newest", "oldest"),
+        default="newest",
+        help="sort of the order and product lists",
+    )
+    add("--money-as-strings", action="store_true", help="all stores send '15.50', not 15.5")
+    add("--latency-ms", type=float, default=0.0, metavar="MS", help="delay of every answer")
+    add("--error-rate", type=float, default=0.0, metavar="SHARE", help="share of 500 answers")
+    add("--garble-rate", type=float, default=0.0, metavar="SHARE", help="share of cut-off bodies")
+    add(
         "--reset-rate",
         type=float,
         default=0.0,
+        metavar="SHARE",
         help="share of answers whose connection drops mid-body",
     )
-    parser.add_argument("--rate-limit", type=int, default=0, help="requests per window per store")
-    parser.add_argument("--rate-window", type=float, default=1.0, help="seconds per window")
-    parser.add_argument("--no-retry-after", action="store_true", help="429 without Retry-After")
-    parser.add_argument(
-        "--churn", type=int, default=0, help="new orders created before each GET /orders answer"
+    add(
+        "--rate-limit",
+        type=int,
+        default=0,
+        metavar="N",
+        help="requests per window per store (0 = no limit)",
     )
-    parser.add_argument("--extra-fields", action="store_true", help="add unknown fields")
-    parser.add_argument("--live", action="store_true", help="change stores and send webhooks")
-    parser.add_argument("--live-interval", type=float, default=1.0, help="seconds per change")
-    parser.add_argument("--webhook-url", help="live-mode target; {slug} becomes the store slug")
-    parser.add_argument(
-        "--duplicate-rate", type=float, default=0.0, help="share of webhook deliveries sent twice"
+    add("--rate-window", type=float, default=1.0, metavar="SECONDS", help="seconds per window")
+    add("--no-retry-after", action="store_true", help="answer 429 without Retry-After")
+    add(
+        "--churn",
+        type=int,
+        default=0,
+        metavar="N",
+        help="new orders created before each GET /orders answer",
     )
-    parser.add_argument("--log-level", default="warning")
+    add("--extra-fields", action="store_true", help="add unknown fields to every object")
+    add("--live", action="store_true", help="keep changing the stores and send webhooks")
+    add("--live-interval", type=float, default=1.0, metavar="SECONDS", help="seconds per change")
+    add(
+        "--webhook-url",
+        metavar="URL",
+        help="where live mode posts webhooks; {slug} becomes the store slug",
+    )
+    add(
+        "--duplicate-rate",
+        type=float,
+        default=0.0,
+        metavar="SHARE",
+        help="share of webhook deliveries sent twice",
+    )
+    add(
+        "--log-level",
+        default="warning",
+        choices=("debug", "info", "warning", "error"),
+        help="log level of the server",
+    )
 
 
 def config_from_args(args: argparse.Namespace) -> SimulatorConfig:
@@ -122,13 +160,9 @@ def config_from_args(args: argparse.Namespace) -> SimulatorConfig:
 
 def run(args: argparse.Namespace) -> int:
     logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
-    try:
-        config = config_from_args(args)
-        simulator = Simulator(config)
-        sock = bind(args.host, args.port)
-    except (ValueError, OSError) as exc:
-        print(f"tjar-pipelines simulator: {exc}", file=sys.stderr)
-        return 2
+    config = config_from_args(args)
+    simulator = Simulator(config)
+    sock = bind(args.host, args.port)
     host, port = sock.getsockname()[:2]
     url = f"http://{host}:{port}"
     print(f"Tjar simulator listening on {url}", flush=True)

@@ -1,9 +1,6 @@
 """Receive Tjar webhooks, and manage a store's webhook subscriptions.
 
-serve           run the receiver (POST /webhooks/tjar/{slug}, GET /healthz)
-register        subscribe a URL to a store's events through the Tjar API
-list            show a store's subscriptions
-dead-letters    show queued events that could not be mapped to a partition
+Each ACTION has its own options: tjar-pipelines webhooks ACTION --help.
 """
 
 from __future__ import annotations
@@ -17,55 +14,78 @@ from tjar_pipelines.client import WEBHOOK_EVENTS
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.formatter_class = argparse.RawDescriptionHelpFormatter
     sub = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
-    serve = sub.add_parser("serve", help="run the webhook receiver")
-    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    serve.add_argument("--port", type=int, default=8787, help="port (0 = any free port)")
-    serve.add_argument("--workers", type=int, default=1, help="receiver processes")
-    serve.add_argument("--log-level", default="warning")
-    register = sub.add_parser("register", help="subscribe a URL to a store's webhooks")
-    register.add_argument("--store", required=True, metavar="SLUG")
-    register.add_argument("--url", required=True, help="public URL of /webhooks/tjar/{slug}")
-    register.add_argument(
-        "--event", action="append", choices=WEBHOOK_EVENTS, help="repeatable; default all"
+
+    def action(name: str, help_text: str) -> argparse.ArgumentParser:
+        return sub.add_parser(
+            name, help=help_text, description=help_text[0].upper() + help_text[1:] + "."
+        )
+
+    serve = action("serve", "run the receiver: POST /webhooks/tjar/{slug}, GET /healthz")
+    serve.add_argument("--host", default="127.0.0.1", metavar="ADDRESS", help="address to bind")
+    serve.add_argument(
+        "--port", type=int, default=8787, metavar="PORT", help="port to bind (0 = any free port)"
     )
-    register.add_argument("--name", default="tjar_pipelines")
-    register.add_argument(
-        "--secret-file", type=Path, help="where to write the signing secret Tjar returns (mode 600)"
+    serve.add_argument(
+        "--workers", type=int, default=1, metavar="N", help="receiver processes sharing the port"
     )
-    listing = sub.add_parser("list", help="list a store's webhook subscriptions")
-    listing.add_argument("--store", required=True, metavar="SLUG")
-    dead = sub.add_parser("dead-letters", help="events that could not be mapped to a partition")
-    dead.add_argument("--limit", type=int, default=50)
+    serve.add_argument(
+        "--log-level",
+        default="warning",
+        choices=("debug", "info", "warning", "error"),
+        help="log level of the receiver",
+    )
+    register = action("register", "subscribe a URL to a store's events through the Tjar API")
+    register.add_argument(
+        "--store", required=True, metavar="SLUG", help="the store, as named in the registry"
+    )
+    register.add_argument(
+        "--url", required=True, metavar="URL", help="public URL of /webhooks/tjar/{slug}"
+    )
+    register.add_argument(
+        "--event",
+        action="append",
+        choices=WEBHOOK_EVENTS,
+        metavar="EVENT",
+        help=f"event to subscribe to (repeatable; default: all of {', '.join(WEBHOOK_EVENTS)})",
+    )
+    register.add_argument(
+        "--name", default="tjar_pipelines", metavar="NAME", help="name of the subscription"
+    )
+    register.add_argument(
+        "--secret-file",
+        type=Path,
+        metavar="PATH",
+        help="where to write the signing secret Tjar returns (mode 600; never printed)",
+    )
+    listing = action("list", "list a store's webhook subscriptions")
+    listing.add_argument(
+        "--store", required=True, metavar="SLUG", help="the store, as named in the registry"
+    )
+    dead = action("dead-letters", "show queued events that could not be mapped to a partition")
+    dead.add_argument("--limit", type=int, default=50, metavar="N", help="newest events to show")
 
 
 def run(args: argparse.Namespace) -> int:
-    from tjar_pipelines.client import TjarError
+    from tjar_pipelines.client import TjarClient
     from tjar_pipelines.settings import Settings
-    from tjar_pipelines.stores import RegistryError, env_name, load_registry
+    from tjar_pipelines.stores import env_name, load_registry
 
-    try:
-        settings = Settings.from_env()
-        registry = load_registry(settings.stores_file)
-        if args.action == "serve":
-            return _serve(args, registry, settings)
-        if args.action == "dead-letters":
-            return _dead_letters(args, settings)
-        store = registry.get(args.store)
-        from tjar_pipelines.client import TjarClient
-
-        with TjarClient(store.connection()) as client:
-            if args.action == "list":
-                for hook in client.list_webhooks():
-                    print(f"{hook.identifier}\t{hook.name}\t{hook.url}\t{','.join(hook.events)}")
-                return 0
-            hook = client.register_webhook(
-                name=args.name, url=args.url, events=args.event or WEBHOOK_EVENTS
-            )
-    except (RegistryError, TjarError, ValueError) as exc:
-        print(f"webhooks: {exc}", file=sys.stderr)
-        return 2
+    settings = Settings.from_env()
+    registry = load_registry(settings.stores_file)
+    if args.action == "serve":
+        return _serve(args, registry, settings)
+    if args.action == "dead-letters":
+        return _dead_letters(args, settings)
+    store = registry.get(args.store)
+    with TjarClient(store.connection()) as client:
+        if args.action == "list":
+            for hook in client.list_webhooks():
+                print(f"{hook.identifier}\t{hook.name}\t{hook.url}\t{','.join(hook.events)}")
+            return 0
+        hook = client.register_webhook(
+            name=args.name, url=args.url, events=args.event or WEBHOOK_EVENTS
+        )
     print(f"Registered webhook {hook.identifier} of store {store.slug} -> {hook.url}")
     variable = store.webhook_secret_env or env_name(store.slug, "WEBHOOK_SECRET")
     if hook.secret is None:
