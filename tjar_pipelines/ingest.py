@@ -8,12 +8,13 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import duckdb
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from tjar_pipelines.client import TjarClient
 from tjar_pipelines.client.records import identifier, local_date, order_instants
@@ -151,13 +152,19 @@ def _sync_window(
     report.windows.append(Window(first, last, spool.rows, scan.reported_total if scan else None))
     report.pages += scan.pages if scan else 0
     for day in _days(first, last):
-        orders_t, items_t = spool.tables(day)
-        lake.write_slice("orders", orders_t, client.store, day)
-        lake.write_slice("order_items", items_t, client.store, day)
-        report.rows["orders"] = report.rows.get("orders", 0) + orders_t.num_rows
-        report.rows["order_items"] = report.rows.get("order_items", 0) + items_t.num_rows
+        orders_rows, items_rows = spool.day(day)
+        orders_rows = _previewed(orders_rows, report)
+        for table, rows in (("orders", orders_rows), ("order_items", items_rows)):
+            path = lake.write_slice(table, rows, client.store, day)
+            report.rows[table] = report.rows.get(table, 0) + pq.read_metadata(path).num_rows
+
+
+def _previewed(pieces: Iterator[pa.Table], report: SyncReport) -> Iterator[pa.Table]:
+    """``pieces``, keeping the first orders' key fields in ``report.preview`` on the way."""
+    for piece in pieces:
         if len(report.preview) < 5:
-            report.preview += _preview(orders_t, 5 - len(report.preview))
+            report.preview += _preview(piece, 5 - len(report.preview))
+        yield piece
 
 
 def _identifier(payload: Mapping[str, Any]) -> str:

@@ -314,7 +314,7 @@ def test_one_failing_store_does_not_stop_the_others(pipeline, monkeypatch):
     assert stored_orders(p, "zen") == {}
 
 
-def test_a_window_larger_than_memory_spills_and_still_writes_every_order(pipeline):
+def test_a_window_of_many_batches_goes_through_the_spool_and_writes_every_order(pipeline):
     from tjar_pipelines.ingest import sync_order_days
     from tjar_pipelines.lake.files import Lake
     from tjar_pipelines.lake.warehouse import Warehouse

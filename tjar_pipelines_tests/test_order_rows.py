@@ -22,7 +22,7 @@ from tjar_pipelines.client import Order
 from tjar_pipelines.client.records import order_instants
 from tjar_pipelines.client.retrying import loads
 from tjar_pipelines.lake.spool import OrderSpool
-from tjar_pipelines.lake.tables import orders_table, raw_json
+from tjar_pipelines.lake.tables import ORDER_ITEMS, ORDERS, orders_table, raw_json
 
 SYNCED = dt.datetime(2026, 5, 10, 12, tzinfo=dt.UTC)
 DAYS = (dt.date(2026, 5, 1), dt.date(2026, 5, 2))
@@ -85,10 +85,18 @@ def spooled_rows(payloads: list[tuple[dict[str, Any], dt.date]], folder: Path):
     try:
         for payload, day in payloads:
             spool.add(payload, *order_instants(payload, ZONE), day)
-        tables = {day: spool.tables(day) for day in DAYS}
+        tables = {day: whole_day(spool, day) for day in DAYS}
     finally:
         spool.discard()
     return tables
+
+
+def whole_day(spool: OrderSpool, day: dt.date) -> tuple[pa.Table, pa.Table]:
+    orders, items = spool.day(day)
+    return (
+        pa.concat_tables([ORDERS.empty_table(), *orders]),
+        pa.concat_tables([ORDER_ITEMS.empty_table(), *items]),
+    )
 
 
 def python_rows(payloads: list[tuple[dict[str, Any], dt.date]], day: dt.date):
@@ -141,7 +149,7 @@ def test_orders_as_tjar_sends_them_take_the_sql_path(simulator, tmp_path):
     for payload in payloads:
         spool.add(payload, *order_instants(payload, ZONE), day)
     try:
-        got_orders, got_items = spool.tables(day)
+        got_orders, got_items = whole_day(spool, day)
     finally:
         spool.discard()
     assert spool.parsed_in_python == 0

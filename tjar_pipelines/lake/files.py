@@ -21,6 +21,7 @@ import os
 import shutil
 import time
 import uuid
+from collections.abc import Iterable
 from pathlib import Path
 
 import pyarrow as pa
@@ -76,17 +77,22 @@ class Lake:
         for table, schema in SCHEMAS.items():
             path = self.table_dir(table) / "_schema.parquet"
             if not path.exists():
-                self._replace(path, schema.empty_table())
+                self._replace(path, schema, [])
 
     def write_slice(
-        self, table: str, data: pa.Table, store: str, day: dt.date | None = None
+        self,
+        table: str,
+        data: pa.Table | Iterable[pa.Table],
+        store: str,
+        day: dt.date | None = None,
     ) -> Path:
-        """Replaces one slice with ``data`` (possibly empty) in one atomic step."""
-        expected = SCHEMAS[table]
-        if not data.schema.equals(expected):
-            data = data.cast(expected)
+        """Replaces one slice with ``data`` in one atomic step.
+
+        ``data`` is a table or pieces of one, written as they come, so a slice of any size
+        takes the memory of a piece; no rows at all make an empty slice.
+        """
         path = self.slice_path(table, store, day)
-        self._replace(path, data)
+        self._replace(path, SCHEMAS[table], [data] if isinstance(data, pa.Table) else data)
         return path
 
     def sweep(self, store: str, *, older_than_s: float = 3600.0) -> int:
@@ -112,11 +118,18 @@ class Lake:
                 continue
         return gone
 
-    def _replace(self, path: Path, data: pa.Table) -> None:
+    def _replace(self, path: Path, schema: pa.Schema, pieces: Iterable[pa.Table]) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
         try:
-            pq.write_table(data, temporary, compression="zstd")
+            with pq.ParquetWriter(temporary, schema, compression="zstd") as writer:
+                empty = True
+                for piece in pieces:
+                    if piece.num_rows:
+                        writer.write_table(piece.cast(schema))
+                        empty = False
+                if empty:
+                    writer.write_table(schema.empty_table())
             with open(temporary, "rb") as handle:
                 os.fsync(handle.fileno())
             os.replace(temporary, path)

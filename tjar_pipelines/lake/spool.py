@@ -16,7 +16,7 @@ import shutil
 import tempfile
 import threading
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
@@ -24,7 +24,7 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
-import pyarrow.parquet as pq
+import pyarrow.dataset as ds
 
 from tjar_pipelines.client import Order
 from tjar_pipelines.client.records import identifier, order_lines
@@ -136,38 +136,34 @@ class OrderSpool:
         if len(orders["raw"]) >= self._batch_rows:
             self._submit()
 
-    def tables(self, day: dt.date) -> tuple[pa.Table, pa.Table]:
-        """The ``orders`` and ``order_items`` rows of the orders kept under ``day``."""
+    def day(self, day: dt.date) -> tuple[Iterator[pa.Table], Iterator[pa.Table]]:
+        """The ``orders`` and ``order_items`` rows of the orders kept under ``day``.
+
+        Each comes in pieces of a few thousand rows, so a day of any size is written with
+        bounded memory. Orders with a value the SQL does not read exactly like the Python
+        records are parsed by those instead, and their rows come last.
+        """
         if not self._closed:
             self._submit()
             self._wait()
             self._closed = True
-        orders_t = self._day_rows("orders", day)
-        items_t = self._day_rows("items", day)
-        if orders_t is None:
-            return ORDERS.empty_table(), ORDER_ITEMS.empty_table()
-        if items_t is None:  # the day's orders have no lines
-            items_t = ORDER_ITEMS.append(pa.field("ok", pa.bool_())).empty_table()
-        unusual = _not_ok(orders_t, "identifier") | _not_ok(items_t, "order_identifier")
-        orders_t, items_t = orders_t.drop_columns("ok"), items_t.drop_columns("ok")
-        if not unusual:
-            return orders_t.cast(ORDERS), items_t.cast(ORDER_ITEMS)
-        # Orders with a value the SQL does not read like Python does: Python parses them.
+        unusual = self._not_ok("orders", day, "identifier")
+        unusual |= self._not_ok("items", day, "order_identifier")
         parsed = [
             replace(
                 Order.from_api(loads(raw), store=self._store, timezone=self._timezone),
                 order_date=day,
             )
-            for ident, raw in zip(*_values(orders_t, "identifier", "raw"), strict=True)
-            if ident in unusual
-        ]
+            for batch in self._day_batches(
+                "orders", day, ["raw"], ds.field("identifier").isin(sorted(unusual))
+            )
+            for raw in batch.column("raw").to_pylist()
+        ] if unusual else []  # fmt: skip
         self.parsed_in_python += len(parsed)
         more_orders, more_items = orders_table(parsed, self._synced_at)
         return (
-            pa.concat_tables([_without(orders_t, "identifier", unusual).cast(ORDERS), more_orders]),
-            pa.concat_tables(
-                [_without(items_t, "order_identifier", unusual).cast(ORDER_ITEMS), more_items]
-            ),
+            self._rows("orders", day, "identifier", unusual, ORDERS, more_orders),
+            self._rows("items", day, "order_identifier", unusual, ORDER_ITEMS, more_items),
         )
 
     def discard(self) -> None:
@@ -225,25 +221,43 @@ class OrderSpool:
             con.unregister("spooled_orders")
             con.unregister("spooled_lines")
 
-    def _day_rows(self, name: str, day: dt.date) -> pa.Table | None:
+    def _day_batches(
+        self, name: str, day: dt.date, columns: list[str] | None, also: ds.Expression | None = None
+    ) -> Iterator[pa.RecordBatch]:
+        """The day's rows of ``name`` (``orders`` or ``items``), skipping other days' row groups."""
         folder = self.folder / name
         if not folder.is_dir():
-            return None
-        table = pq.read_table(folder, filters=[("order_date", "=", day)], use_threads=False)
-        return table if table.num_rows else None
+            return
+        where = ds.field("order_date") == day
+        dataset = ds.dataset(folder, format="parquet")
+        yield from dataset.to_batches(
+            columns=columns, filter=where if also is None else where & also, use_threads=False
+        )
+
+    def _not_ok(self, name: str, day: dt.date, column: str) -> set[str]:
+        """The ``column`` values of the day's rows of ``name`` whose ``ok`` is false."""
+        return {
+            value
+            for batch in self._day_batches(name, day, [column, "ok"], ~ds.field("ok"))
+            for value in batch.column(column).to_pylist()
+        }
+
+    def _rows(
+        self, name: str, day: dt.date, column: str, unusual: set[str], schema: pa.Schema,
+        parsed: pa.Table,
+    ) -> Iterator[pa.Table]:  # fmt: skip
+        for batch in self._day_batches(name, day, schema.names):
+            rows = pa.Table.from_batches([batch])
+            if unusual:
+                rows = _without(rows, column, unusual)
+            if rows.num_rows:
+                yield rows.cast(schema)
+        if parsed.num_rows:
+            yield parsed
 
 
 def _columns(schema: pa.Schema) -> dict[str, list[Any]]:
     return {name: [] for name in schema.names}
-
-
-def _values(table: pa.Table, *names: str) -> list[list[Any]]:
-    return [table[name].to_pylist() for name in names]
-
-
-def _not_ok(table: pa.Table, column: str) -> set[str]:
-    """The ``column`` values of the rows whose ``ok`` is false."""
-    return {value for value, ok in zip(*_values(table, column, "ok"), strict=True) if not ok}
 
 
 def _without(table: pa.Table, column: str, identifiers: set[str]) -> pa.Table:
