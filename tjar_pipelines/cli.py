@@ -3,7 +3,9 @@
 Each subcommand module defines ``add_arguments(parser)`` and ``run(args) -> int`` and keeps heavy
 imports (Dagster) inside ``run``, so ``tjar-pipelines simulator`` starts in a fraction of a second.
 Subcommands raise their errors; :func:`main` turns each into one line on stderr (with the
-traceback too under ``--verbose``) and an exit code: 2 for bad input or configuration, else 1.
+traceback too under ``--verbose``) and an exit code: 2 for input or configuration the command
+refuses (our ``ValueError``s: registry, settings, arguments), 1 for everything else (the store,
+the network, missing files).
 """
 
 from __future__ import annotations

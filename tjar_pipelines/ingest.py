@@ -90,8 +90,9 @@ def sync_order_days(
     and every day of a window is written, empty or not, once the whole window has been read:
     a failure while reading leaves every slice of the window as it was, and each slice is
     replaced in one atomic step, so a failure while writing leaves each slice old or new.
-    Memory holds two batches of ``batch_rows`` orders and one day's rows however large the
-    window: the window's rows wait on disk (see :class:`~tjar_pipelines.lake.spool.OrderSpool`).
+    Memory holds two batches of orders (``batch_rows`` or 8 MB of JSON) and a few thousand
+    rows of a day however large the window or the day: the window's rows wait on local disk
+    (see :class:`~tjar_pipelines.lake.spool.OrderSpool`).
     """
     started = time.perf_counter()
     report = SyncReport(store=client.store)
@@ -149,14 +150,26 @@ def _sync_window(
     scan = client.last_scan
     if undated:
         _place_undated(client, spool, first, last, undated)
-    report.windows.append(Window(first, last, spool.rows, scan.reported_total if scan else None))
     report.pages += scan.pages if scan else 0
+    written = 0  # the orders in the slices, as the total check must see what was stored
     for day in _days(first, last):
         orders_rows, items_rows = spool.day(day)
         orders_rows = _previewed(orders_rows, report)
         for table, rows in (("orders", orders_rows), ("order_items", items_rows)):
             path = lake.write_slice(table, rows, client.store, day)
-            report.rows[table] = report.rows.get(table, 0) + pq.read_metadata(path).num_rows
+            count = pq.read_metadata(path).num_rows
+            report.rows[table] = report.rows.get(table, 0) + count
+            written += count if table == "orders" else 0
+    if spool.parsed_in_python:
+        log.info(
+            "store %s: %d orders of %s..%s had values of unusual shape; the Python records "
+            "parsed them (slower than the bulk path)",
+            client.store,
+            spool.parsed_in_python,
+            first,
+            last,
+        )
+    report.windows.append(Window(first, last, written, scan.reported_total if scan else None))
 
 
 def _previewed(pieces: Iterator[pa.Table], report: SyncReport) -> Iterator[pa.Table]:

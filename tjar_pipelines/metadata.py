@@ -39,7 +39,7 @@ def sync_metadata(reports: Sequence[SyncReport], table: str) -> dict[str, Any]:
 
 
 def revenue_chart(rows: Sequence[tuple[str, dt.date, float]]) -> dg.MetadataValue:
-    """Revenue per day and store over the last 30 days with sales, as a markdown image.
+    """Revenue per day of the run's stores over the last 30 days with sales, as a markdown image.
 
     The days run up to the last day with sales and start 29 days earlier, or at the first day
     with sales if that is later (days before it were never synced, so they are not shown as

@@ -11,7 +11,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from tjar_pipelines.lake.files import Lake
+from tjar_pipelines.lake.files import Lake, hold_lock
 from tjar_pipelines.lake.tables import ORDERS
 from tjar_pipelines.lake.warehouse import Warehouse
 
@@ -103,6 +103,13 @@ def test_sweep_removes_only_old_leftovers(tmp_path):
     fresh.write_bytes(b"y")
     for path in (old, old_spool):
         os.utime(path, (time.time() - 7200, time.time() - 7200))
+    running = lake.spool_dir("acme") / "running"  # a sync that has run for over an hour
+    running.mkdir()
+    lock = hold_lock(running)
+    os.utime(running, (time.time() - 7200, time.time() - 7200))
     assert lake.sweep("acme") == 2
     assert not old.exists() and fresh.exists()
     assert not old_spool.exists() and (fresh_spool / "orders.parquet").exists()
+    assert running.exists(), "a spool whose lock is held is in use, however old"
+    lock.close()  # as when its process dies
+    assert lake.sweep("acme") == 1 and not running.exists()

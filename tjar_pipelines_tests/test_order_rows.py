@@ -157,3 +157,43 @@ def test_orders_as_tjar_sends_them_take_the_sql_path(simulator, tmp_path):
     assert by_key(got_orders, "identifier") == by_key(want_orders, "identifier")
     key = ("order_identifier", "line_number")
     assert by_key(got_items, *key) == by_key(want_items, *key)
+
+
+def test_a_batch_duckdb_cannot_hold_is_built_by_python(monkeypatch, tmp_path):
+    import duckdb
+
+    def out_of_memory(*args: Any) -> None:
+        raise duckdb.OutOfMemoryException("could not allocate block")
+
+    monkeypatch.setattr(OrderSpool, "_copy", out_of_memory)
+    payloads = [
+        ({"identifier": n, "total_amount": 10.5, "order_details": [{"id": 7, "qty": 2}]}, DAYS[0])
+        for n in range(5)
+    ]
+    spool = OrderSpool(tmp_path, "acme", ZONE, SYNCED, batch_rows=2)
+    try:
+        for payload, day in payloads:
+            spool.add(payload, *order_instants(payload, ZONE), day)
+        got_orders, got_items = whole_day(spool, DAYS[0])
+    finally:
+        spool.discard()
+    want_orders, want_items = python_rows(payloads, DAYS[0])
+    assert by_key(got_orders, "identifier") == by_key(want_orders, "identifier")
+    assert by_key(got_items, "order_identifier") == by_key(want_items, "order_identifier")
+
+
+def test_a_spool_removed_under_a_running_sync_fails_instead_of_writing_nothing(tmp_path):
+    import shutil
+
+    import pytest
+
+    payload = {"identifier": 1, "order_details": []}
+    spool = OrderSpool(tmp_path, "acme", ZONE, SYNCED)
+    try:
+        spool.add(payload, *order_instants(payload, ZONE), DAYS[0])
+        whole_day(spool, DAYS[1])  # the rows are built
+        shutil.rmtree(spool.folder)
+        with pytest.raises(RuntimeError, match=r"store acme: the spool .* is gone"):
+            whole_day(spool, DAYS[0])
+    finally:
+        spool.discard()

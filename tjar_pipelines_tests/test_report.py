@@ -288,3 +288,24 @@ def test_orders_without_daily_sales_say_how_to_fill_them():
     assert 'id="stale">zen: orders but no daily_sales rows' in page
     assert "--assets daily_sales,product_sales" in page
     assert 'id="stale"' not in render(replace(data, statuses={"acme": {"Shipped": 1}}))
+
+
+def test_lines_without_product_id_quantity_or_subtotal_are_reported(report, tmp_path):
+    import pyarrow as pa
+
+    from tjar_pipelines.ingest import build_sales
+    from tjar_pipelines.lake.files import Lake
+    from tjar_pipelines.lake.tables import ORDER_ITEMS, ORDERS
+    from tjar_pipelines.lake.warehouse import Warehouse
+
+    lake, day = Lake(tmp_path / "nulls"), dt.date(2026, 5, 1)
+    Warehouse(lake).ensure_views()
+    order = {"store": "acme", "identifier": "1", "status": "Delivered", "order_date": day}
+    lake.write_slice("orders", pa.Table.from_pylist([order], schema=ORDERS), "acme", day)
+    line = {"store": "acme", "order_identifier": "1", "line_number": 1, "order_date": day}
+    lake.write_slice("order_items", pa.Table.from_pylist([line], schema=ORDER_ITEMS), "acme", day)
+    build_sales(lake, "acme", "daily_sales")
+    code, page, _, err = report(data_dir=lake.data_dir)
+    assert code == 0, err
+    [(_, cells)] = Rows(page).body("top-products")
+    assert "(no id)" in page and [text for _, text in cells][-1] == "0.00"

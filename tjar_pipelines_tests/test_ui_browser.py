@@ -38,7 +38,9 @@ class Synced:
 
 
 @pytest.fixture(scope="module")
-def ui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synced]:
+def ui(tmp_path_factory: pytest.TempPathFactory, chromium: Browser) -> Iterator[Synced]:
+    """The stack with one orders partition and daily_sales materialized (Chromium first, so a
+    machine without it skips before starting anything)."""
     with dagster_with_simulator(tmp_path_factory.mktemp("ui")) as stack:
         dagster, store, day = stack.dagster, stack.store, stack.day.isoformat()
         orders = dagster.launch(

@@ -232,6 +232,9 @@ class DagsterDev:
         finally:
             shutil.rmtree(self._tmp, ignore_errors=True)
         if left:
+            for pid in left:  # ours by PID (recorded while dagster dev ran): never left behind
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
             raise AssertionError(f"processes of dagster dev still running: {sorted(left)}")
 
 

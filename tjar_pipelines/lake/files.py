@@ -17,12 +17,14 @@ every file too, so the files can move to object storage, where a PUT is the atom
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 import os
 import shutil
 import time
 import uuid
 from collections.abc import Iterable
 from pathlib import Path
+from typing import IO
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -96,9 +98,11 @@ class Lake:
         return path
 
     def sweep(self, store: str, *, older_than_s: float = 3600.0) -> int:
-        """Deletes temporary files a killed run left in the store's slices; returns how many.
+        """Deletes what killed runs left behind for the store; returns how many.
 
-        Only files older than ``older_than_s`` go, so a run writing right now is never hurt.
+        That is temporary slice files older than ``older_than_s``, and spool folders older
+        than that whose lock no process holds (a running sync holds its spool's lock, however
+        long it runs; see :func:`hold_lock`).
         """
         cutoff = time.time() - older_than_s
         stale = [path for table in SCHEMAS for path in self.store_dir(table, store).rglob(".*.tmp")]
@@ -107,7 +111,7 @@ class Lake:
         gone = 0
         for path in stale:
             try:
-                if path.stat().st_mtime >= cutoff:
+                if path.stat().st_mtime >= cutoff or (path.is_dir() and is_locked(path)):
                     continue
                 if path.is_dir():
                     shutil.rmtree(path, ignore_errors=True)
@@ -135,3 +139,29 @@ class Lake:
             os.replace(temporary, path)
         finally:
             temporary.unlink(missing_ok=True)
+
+
+LOCK = ".lock"
+
+
+def hold_lock(folder: Path) -> IO[bytes]:
+    """Takes the lock of a working folder; it holds until the returned file is closed.
+
+    The operating system releases it when the process dies, so :meth:`Lake.sweep` can tell a
+    folder in use from one a killed run left.
+    """
+    handle = open(folder / LOCK, "wb")  # the caller closes it, ending the lock
+    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    return handle
+
+
+def is_locked(folder: Path) -> bool:
+    """Whether a live process holds ``folder``'s lock (see :func:`hold_lock`)."""
+    try:
+        with open(folder / LOCK, "rb") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except FileNotFoundError:
+        return False
+    except BlockingIOError:
+        return True
+    return False

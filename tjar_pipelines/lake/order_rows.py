@@ -60,10 +60,12 @@ CREATE OR REPLACE MACRO tj_money(j) AS CASE
     WHEN tj_type(j) = 'VARCHAR' THEN try_cast(nullif(tj_money_text(j), '') AS DECIMAL(18, 2))
     END;
 
--- records.money as a float (weights): any finite JSON number
+-- records.money as a float (weights): any finite JSON number or plain decimal text (both
+-- sides round the decimal to the nearest double)
 CREATE OR REPLACE MACRO tj_float_ok(j) AS CASE
     WHEN tj_type(j) IN {_NUMBERS} THEN coalesce(isfinite(try_cast(j AS DOUBLE)), false)
-    WHEN tj_type(j) = 'VARCHAR' THEN tj_amount_text(tj_money_text(j))
+    WHEN tj_type(j) = 'VARCHAR' THEN tj_money_text(j) = ''
+        OR regexp_full_match(tj_money_text(j), '[+-]?[0-9]{{1,300}}(\\.[0-9]{{1,300}})?')
     ELSE true END;
 CREATE OR REPLACE MACRO tj_float(j) AS CASE
     WHEN tj_type(j) IN {_NUMBERS} THEN try_cast(j AS DOUBLE)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import datetime as dt
+import logging
 import shutil
 import tempfile
 import threading
@@ -25,12 +26,16 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 import pyarrow.dataset as ds
+import pyarrow.parquet as pq
 
 from tjar_pipelines.client import Order
 from tjar_pipelines.client.records import identifier, order_lines
 from tjar_pipelines.client.retrying import loads
 from tjar_pipelines.lake import order_rows
+from tjar_pipelines.lake.files import hold_lock
 from tjar_pipelines.lake.tables import ORDER_ITEMS, ORDERS, TIMESTAMP, orders_table, raw_json
+
+log = logging.getLogger("tjar_pipelines.lake.spool")
 
 SPOOLED_ORDERS = pa.schema(
     [
@@ -50,6 +55,9 @@ SPOOLED_LINES = pa.schema(
         ("raw", pa.string()),
     ]
 )
+# A batch goes to DuckDB at this much order JSON even before batch_rows orders: DuckDB needs
+# several times a batch's size to build its rows.
+BATCH_BYTES = 8 * 1024 * 1024
 # One DuckDB database per process builds every spool's rows, at most two batches at a time
 # (one per core), so memory stays within its limit however many stores sync at once.
 DUCKDB_CONFIG: Mapping[str, str | int | bool] = {
@@ -63,12 +71,16 @@ _ENGINE_LOCK = threading.Lock()
 
 
 def _engine() -> duckdb.DuckDBPyConnection:
-    """The process's DuckDB database for spools, created on first use (not at import)."""
+    """The process's DuckDB database for spools, created on first use (not at import).
+
+    It spills to a folder of the system's temporary directory that DuckDB creates only when
+    it has to (rarely: batches are small) and that goes when the process exits.
+    """
     with _ENGINE_LOCK:
         if not _ENGINE:
-            scratch = tempfile.mkdtemp(prefix="tjar-spool-duckdb-")
+            scratch = Path(tempfile.gettempdir()) / f"tjar-spool-duckdb-{uuid.uuid4().hex}"
             atexit.register(shutil.rmtree, scratch, ignore_errors=True)
-            engine = duckdb.connect(config={**DUCKDB_CONFIG, "temp_directory": scratch})
+            engine = duckdb.connect(config={**DUCKDB_CONFIG, "temp_directory": str(scratch)})
             engine.execute(order_rows.MACROS)
             _ENGINE.append(engine)
         return _ENGINE[0]
@@ -95,10 +107,12 @@ class OrderSpool:
     ) -> None:  # fmt: skip
         self.folder = folder / uuid.uuid4().hex
         self.folder.mkdir(parents=True)
+        self._lock = hold_lock(self.folder)  # until discard(): Lake.sweep leaves it alone
         self.rows = 0
         self.parsed_in_python = 0  # unusual orders handed to the Python records
         self._store, self._timezone, self._synced_at = store, timezone, synced_at
         self._batch_rows = batch_rows
+        self._batch_bytes = 0
         self._orders = _columns(SPOOLED_ORDERS)
         self._lines = _columns(SPOOLED_LINES)
         self._batches = 0
@@ -125,7 +139,9 @@ class OrderSpool:
         orders["updated_at"].append(updated)
         orders["order_date"].append(day)
         orders["line_count"].append(len(lines))
-        orders["raw"].append(raw_json(payload))
+        text = raw_json(payload)
+        orders["raw"].append(text)
+        self._batch_bytes += len(text)
         spooled = self._lines
         for number, line in lines:
             spooled["identifier"].append(ident)
@@ -133,7 +149,7 @@ class OrderSpool:
             spooled["line_number"].append(number)
             spooled["raw"].append(raw_json(line))
         self.rows += 1
-        if len(orders["raw"]) >= self._batch_rows:
+        if len(orders["raw"]) >= self._batch_rows or self._batch_bytes >= BATCH_BYTES:
             self._submit()
 
     def day(self, day: dt.date) -> tuple[Iterator[pa.Table], Iterator[pa.Table]]:
@@ -149,32 +165,23 @@ class OrderSpool:
             self._closed = True
         unusual = self._not_ok("orders", day, "identifier")
         unusual |= self._not_ok("items", day, "order_identifier")
-        parsed = [
-            replace(
-                Order.from_api(loads(raw), store=self._store, timezone=self._timezone),
-                order_date=day,
-            )
-            for batch in self._day_batches(
-                "orders", day, ["raw"], ds.field("identifier").isin(sorted(unusual))
-            )
-            for raw in batch.column("raw").to_pylist()
-        ] if unusual else []  # fmt: skip
-        self.parsed_in_python += len(parsed)
-        more_orders, more_items = orders_table(parsed, self._synced_at)
         return (
-            self._rows("orders", day, "identifier", unusual, ORDERS, more_orders),
-            self._rows("items", day, "order_identifier", unusual, ORDER_ITEMS, more_items),
+            self._rows("orders", day, "identifier", unusual, ORDERS, 0),
+            self._rows("items", day, "order_identifier", unusual, ORDER_ITEMS, 1),
         )
 
     def discard(self) -> None:
         """Removes the temporary folder (the window was written, or will not be)."""
         self._closed = True
-        with contextlib.suppress(Exception):  # the run already failed; its rows go anyway
-            self._wait()
-        self._worker.shutdown()
-        if self._con is not None:
-            self._con.close()
-        shutil.rmtree(self.folder, ignore_errors=True)
+        try:
+            with contextlib.suppress(Exception):  # the run already failed; its rows go anyway
+                self._wait()
+        finally:
+            self._worker.shutdown()
+            if self._con is not None:
+                self._con.close()
+            shutil.rmtree(self.folder, ignore_errors=True)
+            self._lock.close()
 
     def _submit(self) -> None:
         """Hands the gathered orders to DuckDB; waits while the batch before is still built."""
@@ -183,6 +190,7 @@ class OrderSpool:
         orders = pa.Table.from_pydict(self._orders, schema=SPOOLED_ORDERS)
         lines = pa.Table.from_pydict(self._lines, schema=SPOOLED_LINES)
         self._orders, self._lines = _columns(SPOOLED_ORDERS), _columns(SPOOLED_LINES)
+        self._batch_bytes = 0
         self._wait()  # at most one batch in DuckDB and one in the lists: bounded memory
         self._building = self._worker.submit(self._build, orders, lines, self._batches)
         self._batches += 1
@@ -194,10 +202,18 @@ class OrderSpool:
 
     def _build(self, orders: pa.Table, lines: pa.Table, number: int) -> None:
         if self._con is None:
-            self._con = _engine().cursor()  # its own connection: own views, shared memory
-        con = self._con
-        with _BUILDS:
-            self._copy(con, orders, lines, number)
+            # Its own connection: its own views, the process's memory limit.
+            self._con = _engine().cursor()
+        try:
+            with _BUILDS:
+                self._copy(self._con, orders, lines, number)
+        except duckdb.OutOfMemoryException:
+            log.warning(
+                "store %s: DuckDB ran out of memory building %d orders; Python parses them",
+                self._store,
+                orders.num_rows,
+            )
+            self._copy_in_python(orders, number)
 
     def _copy(
         self, con: duckdb.DuckDBPyConnection, orders: pa.Table, lines: pa.Table, number: int
@@ -221,12 +237,35 @@ class OrderSpool:
             con.unregister("spooled_orders")
             con.unregister("spooled_lines")
 
+    def _copy_in_python(self, orders: pa.Table, number: int) -> None:
+        """The batch's rows as :meth:`_copy` writes them, from the Python records."""
+        days = orders["order_date"].to_pylist()
+        parsed = [
+            replace(
+                Order.from_api(loads(raw), store=self._store, timezone=self._timezone),
+                order_date=day,
+            )
+            for raw, day in zip(orders["raw"].to_pylist(), days, strict=True)
+        ]
+        for name, rows in zip(
+            ("orders", "items"), orders_table(parsed, self._synced_at), strict=True
+        ):
+            rows = rows.append_column("ok", pa.array([True] * rows.num_rows, pa.bool_()))
+            (self.folder / name).mkdir(exist_ok=True)
+            pq.write_table(rows, self.folder / name / f"{number:06d}.parquet", row_group_size=2048)
+
     def _day_batches(
         self, name: str, day: dt.date, columns: list[str] | None, also: ds.Expression | None = None
     ) -> Iterator[pa.RecordBatch]:
         """The day's rows of ``name`` (``orders`` or ``items``), skipping other days' row groups."""
         folder = self.folder / name
         if not folder.is_dir():
+            if self._batches:
+                raise RuntimeError(
+                    f"store {self._store}: the spool {folder} is gone while its rows were "
+                    "written; another process removed it. Nothing was replaced for this day "
+                    "on; run the sync again."
+                )
             return
         where = ds.field("order_date") == day
         dataset = ds.dataset(folder, format="parquet")
@@ -244,7 +283,7 @@ class OrderSpool:
 
     def _rows(
         self, name: str, day: dt.date, column: str, unusual: set[str], schema: pa.Schema,
-        parsed: pa.Table,
+        part: int,
     ) -> Iterator[pa.Table]:  # fmt: skip
         for batch in self._day_batches(name, day, schema.names):
             rows = pa.Table.from_batches([batch])
@@ -252,8 +291,23 @@ class OrderSpool:
                 rows = _without(rows, column, unusual)
             if rows.num_rows:
                 yield rows.cast(schema)
-        if parsed.num_rows:
-            yield parsed
+        if unusual:
+            yield from (tables[part] for tables in self._parsed(day, unusual))
+
+    def _parsed(self, day: dt.date, unusual: set[str]) -> Iterator[tuple[pa.Table, pa.Table]]:
+        """The rows of the ``unusual`` orders of ``day`` from the Python records, in batches."""
+        match = ds.field("identifier").isin(sorted(unusual))
+        for batch in self._day_batches("orders", day, ["raw"], match):
+            for start in range(0, batch.num_rows, self._batch_rows):
+                parsed = [
+                    replace(
+                        Order.from_api(loads(raw), store=self._store, timezone=self._timezone),
+                        order_date=day,
+                    )
+                    for raw in batch.column("raw").slice(start, self._batch_rows).to_pylist()
+                ]
+                self.parsed_in_python += len(parsed)
+                yield orders_table(parsed, self._synced_at)
 
 
 def _columns(schema: pa.Schema) -> dict[str, list[Any]]:

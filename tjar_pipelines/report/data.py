@@ -157,9 +157,10 @@ def _query(
 
 TOP_PRODUCTS_SQL = f"""
     WITH sold AS (
-        SELECT i.store, i.product_id, arg_max(i.name, i.order_date) AS name,
-               count(DISTINCT i.order_identifier) AS orders, sum(i.qty) AS qty,
-               sum(i.subtotal) AS revenue
+        SELECT i.store, coalesce(i.product_id, '(no id)') AS product_id,
+               arg_max(i.name, i.order_date) AS name,
+               count(DISTINCT i.order_identifier) AS orders, coalesce(sum(i.qty), 0) AS qty,
+               coalesce(sum(i.subtotal), 0) AS revenue
         FROM order_items i
         JOIN orders o ON o.store = i.store AND o.identifier = i.order_identifier
         WHERE list_contains($s, i.store) AND i.order_date BETWEEN $first AND $last
