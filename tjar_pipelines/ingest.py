@@ -278,7 +278,9 @@ PRODUCT_SALES_SQL = """
          i AS (SELECT * FROM read_parquet($items, union_by_name = true) WHERE store = $store)
     SELECT i.store,
            i.product_id,
-           arg_max(i.name, i.order_date) AS name,
+           -- the name on its latest line; ties broken so every run picks the same one
+           first(i.name ORDER BY i.order_date DESC, i.order_identifier DESC,
+                 i.line_number DESC) AS name,
            count(DISTINCT i.order_identifier) AS orders,
            coalesce(sum(i.qty), 0)::BIGINT AS qty_sold,
            coalesce(sum(i.subtotal), 0)::DECIMAL(18,2) AS revenue,

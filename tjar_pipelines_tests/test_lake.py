@@ -113,3 +113,27 @@ def test_sweep_removes_only_old_leftovers(tmp_path):
     assert running.exists(), "a spool whose lock is held is in use, however old"
     lock.close()  # as when its process dies
     assert lake.sweep("acme") == 1 and not running.exists()
+
+
+def test_product_sales_names_a_product_the_same_whatever_the_row_order(tmp_path):
+    from tjar_pipelines.ingest import build_sales
+    from tjar_pipelines.lake.tables import ORDER_ITEMS
+
+    lake = Lake(tmp_path)
+    lake.ensure()
+    lake.write_slice("orders", rows("1", "2"), "acme", DAY)
+    lines = [
+        {"store": "acme", "order_identifier": order, "line_number": 1, "product_id": "7",
+         "name": name, "qty": 1, "order_date": DAY}
+        for order, name in (("1", "Dates"), ("2", "Gift card"))
+    ]  # fmt: skip
+    names = set()
+    for ordered in (lines, lines[::-1]):
+        lake.write_slice(
+            "order_items", pa.Table.from_pylist(ordered, schema=ORDER_ITEMS), "acme", DAY
+        )
+        build_sales(lake, "acme", "product_sales")
+        names |= {
+            r["name"] for r in pq.read_table(lake.slice_path("product_sales", "acme")).to_pylist()
+        }
+    assert names == {"Gift card"}  # the latest line (order 2) names it, in both orders

@@ -158,7 +158,8 @@ def _query(
 TOP_PRODUCTS_SQL = f"""
     WITH sold AS (
         SELECT i.store, coalesce(i.product_id, '(no id)') AS product_id,
-               arg_max(i.name, i.order_date) AS name,
+               first(i.name ORDER BY i.order_date DESC, i.order_identifier DESC,
+                     i.line_number DESC) AS name,
                count(DISTINCT i.order_identifier) AS orders, coalesce(sum(i.qty), 0) AS qty,
                coalesce(sum(i.subtotal), 0) AS revenue
         FROM order_items i
