@@ -197,3 +197,20 @@ def test_a_spool_removed_under_a_running_sync_fails_instead_of_writing_nothing(t
             whole_day(spool, DAYS[0])
     finally:
         spool.discard()
+
+
+def test_an_unusual_order_is_parsed_by_python_and_counted_once(tmp_path):
+    usual = {"identifier": 1, "total_amount": 10.5, "order_details": [{"id": 7, "qty": 1}]}
+    unusual = {"identifier": 2, "total_amount": "1e3", "order_details": [{"id": 8, "qty": 2}]}
+    payloads = [(usual, DAYS[0]), (unusual, DAYS[0])]
+    spool = OrderSpool(tmp_path, "acme", ZONE, SYNCED)
+    try:
+        for payload, day in payloads:
+            spool.add(payload, *order_instants(payload, ZONE), day)
+        got_orders, got_items = whole_day(spool, DAYS[0])
+    finally:
+        spool.discard()
+    assert spool.parsed_in_python == 1
+    want_orders, want_items = python_rows(payloads, DAYS[0])
+    assert by_key(got_orders, "identifier") == by_key(want_orders, "identifier")
+    assert by_key(got_items, "order_identifier") == by_key(want_items, "order_identifier")

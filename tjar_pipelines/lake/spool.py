@@ -291,8 +291,9 @@ class OrderSpool:
                 rows = _without(rows, column, unusual)
             if rows.num_rows:
                 yield rows.cast(schema)
-        if unusual:
-            yield from (tables[part] for tables in self._parsed(day, unusual))
+        for tables in self._parsed(day, unusual) if unusual else ():
+            self.parsed_in_python += tables[0].num_rows if part == 0 else 0  # count once
+            yield tables[part]
 
     def _parsed(self, day: dt.date, unusual: set[str]) -> Iterator[tuple[pa.Table, pa.Table]]:
         """The rows of the ``unusual`` orders of ``day`` from the Python records, in batches."""
@@ -306,7 +307,6 @@ class OrderSpool:
                     )
                     for raw in batch.column("raw").slice(start, self._batch_rows).to_pylist()
                 ]
-                self.parsed_in_python += len(parsed)
                 yield orders_table(parsed, self._synced_at)
 
 
