@@ -19,6 +19,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
+from tjar_pipelines.cli_options import add_stores_and_days, check_day_range
+
 ASSETS = ("orders", "order_items", "products", "daily_sales", "product_sales")
 
 
@@ -42,26 +44,11 @@ class Step:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--store",
-        action="append",
-        default=[],
-        metavar="SLUG",
-        help="store to sync (repeatable; default: every store)",
-    )
-    parser.add_argument(
-        "--from",
-        dest="first",
-        type=dt.date.fromisoformat,
-        metavar="YYYY-MM-DD",
-        help="first day of orders (default: each store's start_date)",
-    )
-    parser.add_argument(
-        "--to",
-        dest="last",
-        type=dt.date.fromisoformat,
-        metavar="YYYY-MM-DD",
-        help="last day of orders (default: each store's today)",
+    add_stores_and_days(
+        parser,
+        stores="store to sync (repeatable; default: every store)",
+        first="first day of orders (default: each store's start_date)",
+        last="last day of orders (default: each store's today)",
     )
     parser.add_argument(
         "--assets",
@@ -117,8 +104,7 @@ def run(args: argparse.Namespace) -> int:
     assets = {a.strip() for a in args.assets.split(",") if a.strip()}
     if unknown := assets - set(ASSETS):
         raise ValueError(f"unknown assets {sorted(unknown)}; choose from {', '.join(ASSETS)}")
-    if args.first and args.last and args.first > args.last:
-        raise ValueError(f"--from {args.first} is after --to {args.last}; swap them")
+    check_day_range(args.first, args.last)
     settings = Settings.from_env()
     registry = load_registry(settings.stores_file)
     stores = args.store or registry.slugs

@@ -9,11 +9,11 @@ can be mailed or archived as it is.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import sys
 from pathlib import Path
 
 from tjar_pipelines import charts
+from tjar_pipelines.cli_options import add_stores_and_days
 from tjar_pipelines.report.data import (
     Product,
     ReportData,
@@ -28,26 +28,11 @@ __all__ = ["Product", "ReportData", "ReportError", "StoreTotals", "load", "rende
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--store",
-        action="append",
-        default=[],
-        metavar="SLUG",
-        help="store to include (repeatable; default: every store with orders)",
-    )
-    parser.add_argument(
-        "--from",
-        dest="first",
-        type=dt.date.fromisoformat,
-        metavar="YYYY-MM-DD",
-        help="first day (store-local order day; default: the first day with orders)",
-    )
-    parser.add_argument(
-        "--to",
-        dest="last",
-        type=dt.date.fromisoformat,
-        metavar="YYYY-MM-DD",
-        help="last day (default: the last day with orders)",
+    add_stores_and_days(
+        parser,
+        stores="store to include (repeatable; default: every store with orders)",
+        first="first day (store-local order day; default: the first day with orders)",
+        last="last day (default: the last day with orders)",
     )
     parser.add_argument(
         "--top", type=_count, default=10, metavar="N", help="products in the top-products table"

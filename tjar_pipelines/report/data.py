@@ -9,6 +9,8 @@ from pathlib import Path
 
 import duckdb
 
+from tjar_pipelines.cli_options import check_day_range
+
 NOT_CANCELLED = "lower(coalesce(o.status, '')) NOT IN ('cancelled', 'canceled')"
 
 
@@ -70,11 +72,11 @@ def load(
     """Reads the report's numbers from ``database``, opened read-only.
 
     Raises:
-        ReportError: A store has no data, the period is reversed, or the database is unusable.
+        ReportError: A store has no data, or the database is unusable.
+        ValueError: The period is reversed.
         FileNotFoundError: There is no database yet.
     """
-    if first and last and first > last:
-        raise ReportError(f"--from {first} is after --to {last}; swap them")
+    check_day_range(first, last)
     if not database.exists():
         raise FileNotFoundError(
             f"no database at {database}; run `tjar-pipelines sync` first, or set TJAR_DATA_DIR "
