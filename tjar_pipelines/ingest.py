@@ -8,16 +8,15 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from tjar_pipelines.client import TjarClient
-from tjar_pipelines.client.records import identifier, local_date, order_instants
+from tjar_pipelines.client.records import local_date, order_instants, record_identifier
 from tjar_pipelines.lake.files import Lake
 from tjar_pipelines.lake.spool import OrderSpool
 from tjar_pipelines.lake.tables import products_table
@@ -142,7 +141,7 @@ def _sync_window(
             if first == last:  # a one-day window places its undated orders itself
                 spool.add(payload, created, updated, first)
             else:
-                undated.add(_identifier(payload))
+                undated.add(record_identifier(payload) or "")
         elif first <= day <= last:
             spool.add(payload, created, updated, day)
         else:
@@ -180,10 +179,6 @@ def _previewed(pieces: Iterator[pa.Table], report: SyncReport) -> Iterator[pa.Ta
         yield piece
 
 
-def _identifier(payload: Mapping[str, Any]) -> str:
-    return identifier(payload.get("identifier")) or str(identifier(payload.get("id")))
-
-
 def _place_undated(
     client: TjarClient, spool: OrderSpool, first: dt.date, last: dt.date, undated: set[str]
 ) -> None:
@@ -198,9 +193,9 @@ def _place_undated(
     for day in _days(first, last):
         for payload in client.iter_order_payloads(day, day):
             created, updated = order_instants(payload, timezone)
-            if created is None and _identifier(payload) in undated:
+            if (created is None and record_identifier(payload)) or "" in undated:
                 spool.add(payload, created, updated, day)
-                undated.discard(_identifier(payload))
+                undated.discard(record_identifier(payload) or "")
     if undated:
         raise RuntimeError(
             f"store {client.store}: orders {sorted(undated)[:5]} have no created_at and could "

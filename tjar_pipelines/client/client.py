@@ -19,7 +19,13 @@ from tjar_pipelines import __version__
 from tjar_pipelines.client.errors import TjarPaginationError, TjarResponseError
 from tjar_pipelines.client.pagination import Page, PageShapeError, parse_page
 from tjar_pipelines.client.ratelimit import SHARED_BUCKETS, BucketRegistry, Sleep, TokenBucket
-from tjar_pipelines.client.records import Order, Product, Webhook, identifier, local_date
+from tjar_pipelines.client.records import (
+    Order,
+    Product,
+    Webhook,
+    local_date,
+    record_identifier,
+)
 from tjar_pipelines.client.retrying import Params, Requester, RequestStats
 from tjar_pipelines.client.settings import ClientSettings, StoreConnection
 
@@ -407,7 +413,7 @@ class TjarClient:
             ids: list[str] = []
             fresh = 0
             for item in page.items:
-                ident = identifier(item.get("identifier")) or identifier(item.get("id"))
+                ident = record_identifier(item)
                 if ident is None:
                     raise self._bad_body(
                         path, query, f"a record of data.{list_key} has no identifier"

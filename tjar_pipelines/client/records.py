@@ -91,6 +91,11 @@ def identifier(value: object) -> str | None:
     return None
 
 
+def record_identifier(payload: Json) -> str | None:
+    """A record's ``identifier``, or its ``id`` where it has none (``None`` if neither)."""
+    return identifier(payload.get("identifier")) or identifier(payload.get("id"))
+
+
 @lru_cache(maxsize=64)
 def _zone(name: str) -> ZoneInfo:
     return ZoneInfo(name)
@@ -244,7 +249,7 @@ class Order:
         Raises:
             ValueError: The object has no usable ``identifier`` (nor ``id``).
         """
-        ident = identifier(payload.get("identifier")) or identifier(payload.get("id"))
+        ident = record_identifier(payload)
         if ident is None:
             raise ValueError("order without identifier")
         customer = _mapping(payload.get("customer"))
@@ -303,7 +308,7 @@ class Product:
         Raises:
             ValueError: The object has no usable ``identifier`` (nor ``id``).
         """
-        ident = identifier(payload.get("identifier")) or identifier(payload.get("id"))
+        ident = record_identifier(payload)
         if ident is None:
             raise ValueError("product without identifier")
         name_en, name_ar = localized(payload.get("name"), language)
@@ -345,7 +350,7 @@ class Webhook:
 
     @classmethod
     def from_api(cls, payload: Json) -> Webhook:
-        ident = identifier(payload.get("identifier")) or identifier(payload.get("id"))
+        ident = record_identifier(payload)
         if ident is None:
             raise ValueError("webhook without id")
         secret_text = next(

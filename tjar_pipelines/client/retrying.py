@@ -283,7 +283,7 @@ class Requester:
         )
 
 
-def loads(content: bytes) -> Any:
+def loads(content: bytes | str) -> Any:
     """JSON from bytes: orjson (several times faster), the standard library for what it refuses."""
     try:
         return orjson.loads(content)

@@ -29,7 +29,7 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from tjar_pipelines.client import Order
-from tjar_pipelines.client.records import identifier, order_lines
+from tjar_pipelines.client.records import order_lines, record_identifier
 from tjar_pipelines.client.retrying import loads
 from tjar_pipelines.lake import order_rows
 from tjar_pipelines.lake.files import hold_lock
@@ -131,7 +131,7 @@ class OrderSpool:
         """Keeps one order (its JSON and the instants the caller already read) under ``day``."""
         if self._closed:
             raise RuntimeError("orders cannot be added once the rows were read")
-        ident = identifier(payload.get("identifier")) or identifier(payload.get("id"))
+        ident = record_identifier(payload)
         lines = order_lines(payload)
         orders = self._orders
         orders["identifier"].append(ident)
@@ -241,10 +241,7 @@ class OrderSpool:
         """The batch's rows as :meth:`_copy` writes them, from the Python records."""
         days = orders["order_date"].to_pylist()
         parsed = [
-            replace(
-                Order.from_api(loads(raw), store=self._store, timezone=self._timezone),
-                order_date=day,
-            )
+            self._python_order(raw, day)
             for raw, day in zip(orders["raw"].to_pylist(), days, strict=True)
         ]
         for name, rows in zip(
@@ -253,6 +250,11 @@ class OrderSpool:
             rows = rows.append_column("ok", pa.array([True] * rows.num_rows, pa.bool_()))
             (self.folder / name).mkdir(exist_ok=True)
             pq.write_table(rows, self.folder / name / f"{number:06d}.parquet", row_group_size=2048)
+
+    def _python_order(self, raw: str, day: dt.date) -> Order:
+        """One spooled order parsed by the Python records, on the day the spool keeps it under."""
+        order = Order.from_api(loads(raw), store=self._store, timezone=self._timezone)
+        return replace(order, order_date=day)
 
     def _day_batches(
         self, name: str, day: dt.date, columns: list[str] | None, also: ds.Expression | None = None
@@ -301,10 +303,7 @@ class OrderSpool:
         for batch in self._day_batches("orders", day, ["raw"], match):
             for start in range(0, batch.num_rows, self._batch_rows):
                 parsed = [
-                    replace(
-                        Order.from_api(loads(raw), store=self._store, timezone=self._timezone),
-                        order_date=day,
-                    )
+                    self._python_order(raw, day)
                     for raw in batch.column("raw").slice(start, self._batch_rows).to_pylist()
                 ]
                 yield orders_table(parsed, self._synced_at)
