@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import tempfile
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -80,15 +81,21 @@ orders = st.tuples(
 )
 
 
-def spooled_rows(payloads: list[tuple[dict[str, Any], dt.date]], folder: Path):
-    spool = OrderSpool(folder, "acme", ZONE, SYNCED, batch_rows=3)
+Payloads = list[tuple[dict[str, Any], dt.date]]
+
+
+def spooled_rows(
+    payloads: Payloads, folder: Path, days: Sequence[dt.date] = DAYS, **options: Any
+) -> tuple[dict[dt.date, tuple[pa.Table, pa.Table]], OrderSpool]:
+    """Each day's rows of ``payloads`` through a spool (discarded after), and the spool."""
+    spool = OrderSpool(folder, "acme", ZONE, SYNCED, **options)
     try:
         for payload, day in payloads:
             spool.add(payload, *order_instants(payload, ZONE), day)
-        tables = {day: whole_day(spool, day) for day in DAYS}
+        tables = {day: whole_day(spool, day) for day in days}
     finally:
         spool.discard()
-    return tables
+    return tables, spool
 
 
 def whole_day(spool: OrderSpool, day: dt.date) -> tuple[pa.Table, pa.Table]:
@@ -125,7 +132,7 @@ def test_bulk_rows_equal_the_python_records(drawn):
         # As the client hands them over: parsed from the page's bytes.
         payloads.append((loads(raw_json(payload).encode()), day))
     with tempfile.TemporaryDirectory() as folder:
-        bulk = spooled_rows(payloads, Path(folder))
+        bulk, _ = spooled_rows(payloads, Path(folder), batch_rows=3)
         assert not list(Path(folder).iterdir()), "the spool leaves nothing behind"
     for day in DAYS:
         got_orders, got_items = bulk[day]
@@ -145,13 +152,8 @@ def test_orders_as_tjar_sends_them_take_the_sql_path(simulator, tmp_path):
     with sim_client(server) as client:
         payloads = list(client.iter_order_payloads(day - dt.timedelta(days=19), day))
     assert len(payloads) > 100
-    spool = OrderSpool(tmp_path, "acme", ZONE, SYNCED)
-    for payload in payloads:
-        spool.add(payload, *order_instants(payload, ZONE), day)
-    try:
-        got_orders, got_items = whole_day(spool, day)
-    finally:
-        spool.discard()
+    tables, spool = spooled_rows([(p, day) for p in payloads], tmp_path, [day])
+    got_orders, got_items = tables[day]
     assert spool.parsed_in_python == 0
     want_orders, want_items = python_rows([(p, day) for p in payloads], day)
     assert by_key(got_orders, "identifier") == by_key(want_orders, "identifier")
@@ -170,13 +172,8 @@ def test_a_batch_duckdb_cannot_hold_is_built_by_python(monkeypatch, tmp_path):
         ({"identifier": n, "total_amount": 10.5, "order_details": [{"id": 7, "qty": 2}]}, DAYS[0])
         for n in range(5)
     ]
-    spool = OrderSpool(tmp_path, "acme", ZONE, SYNCED, batch_rows=2)
-    try:
-        for payload, day in payloads:
-            spool.add(payload, *order_instants(payload, ZONE), day)
-        got_orders, got_items = whole_day(spool, DAYS[0])
-    finally:
-        spool.discard()
+    tables, _ = spooled_rows(payloads, tmp_path, batch_rows=2)
+    got_orders, got_items = tables[DAYS[0]]
     want_orders, want_items = python_rows(payloads, DAYS[0])
     assert by_key(got_orders, "identifier") == by_key(want_orders, "identifier")
     assert by_key(got_items, "order_identifier") == by_key(want_items, "order_identifier")
@@ -203,13 +200,8 @@ def test_an_unusual_order_is_parsed_by_python_and_counted_once(tmp_path):
     usual = {"identifier": 1, "total_amount": 10.5, "order_details": [{"id": 7, "qty": 1}]}
     unusual = {"identifier": 2, "total_amount": "1e3", "order_details": [{"id": 8, "qty": 2}]}
     payloads = [(usual, DAYS[0]), (unusual, DAYS[0])]
-    spool = OrderSpool(tmp_path, "acme", ZONE, SYNCED)
-    try:
-        for payload, day in payloads:
-            spool.add(payload, *order_instants(payload, ZONE), day)
-        got_orders, got_items = whole_day(spool, DAYS[0])
-    finally:
-        spool.discard()
+    tables, spool = spooled_rows(payloads, tmp_path)
+    got_orders, got_items = tables[DAYS[0]]
     assert spool.parsed_in_python == 1
     want_orders, want_items = python_rows(payloads, DAYS[0])
     assert by_key(got_orders, "identifier") == by_key(want_orders, "identifier")
