@@ -20,6 +20,7 @@ from tjar_pipelines.client.records import local_date, order_instants, record_ide
 from tjar_pipelines.lake.files import Lake
 from tjar_pipelines.lake.spool import OrderSpool
 from tjar_pipelines.lake.tables import products_table
+from tjar_pipelines.relaxed_gc import relaxed_gc
 
 log = logging.getLogger("tjar_pipelines.ingest")
 
@@ -108,7 +109,8 @@ def sync_order_days(
     for first, last in scans:
         spool = OrderSpool(folder, client.store, timezone, synced_at, batch_rows=batch_rows)
         try:
-            _sync_window(client, lake, spool, first, last, report)
+            with relaxed_gc():
+                _sync_window(client, lake, spool, first, last, report)
         finally:
             spool.discard()
     if report.outside_window:
@@ -208,8 +210,9 @@ def sync_products(client: TjarClient, lake: Lake) -> SyncReport:
     started = time.perf_counter()
     report = SyncReport(store=client.store)
     before = (client.stats.requests, client.stats.retries, client.stats.throttled)
-    products = list(client.iter_products())
-    table = products_table(products, dt.datetime.now(dt.UTC))
+    with relaxed_gc():
+        products = list(client.iter_products())
+        table = products_table(products, dt.datetime.now(dt.UTC))
     lake.write_slice("products", table, client.store)
     scan = client.last_scan
     report.rows["products"] = table.num_rows
