@@ -14,163 +14,191 @@ from __future__ import annotations
 
 import sys
 
-# Python's str.strip() removes exactly the characters for which str.isspace() is true.
+# Python's str.strip() removes exactly the characters for which str.isspace() is true. One
+# string literal: each use binds as a single constant (as chr() calls it made every plan large).
 _WHITESPACE = "".join(chr(c) for c in range(sys.maxunicode + 1) if chr(c).isspace())
-_WS = " || ".join(f"chr({ord(c)})" for c in _WHITESPACE)
+_WS = "'" + _WHITESPACE.replace("'", "''") + "'"
 
 _NUMBERS = "('BIGINT', 'UBIGINT', 'DOUBLE')"
 
-# Each ``tj_<kind>_ok(j)`` is true when ``tj_<kind>(j)`` gives exactly what the Python parser
-# gives for the JSON value ``j`` (the type names are DuckDB's: UBIGINT for integers >= 0, BIGINT
-# for negative ones, DOUBLE for the others). CASE, so the regexes only run on strings; TRY_CAST,
-# as the values of rows that are not ok are computed too, then thrown away.
+# Every field is read once into three columns the macros take: ``v`` its JSON value, ``t`` its
+# JSON type (DuckDB's names: UBIGINT for integers >= 0, BIGINT for negative ones, DOUBLE for
+# the other numbers, 'NULL' when absent) and ``s`` its text when it is a string. Computing them
+# once keeps both the work per row and DuckDB's planning per batch small.
+#
+# Each ``tj_<kind>_ok`` is true when ``tj_<kind>`` gives exactly what the Python parser gives
+# for that value. CASE, so the regexes only run on strings; TRY_CAST, as the values of rows that
+# are not ok are computed too, then thrown away.
 MACROS = f"""
-CREATE OR REPLACE MACRO tj_type(j) AS coalesce(json_type(j), 'NULL');
-CREATE OR REPLACE MACRO tj_str(j) AS trim(json_extract_string(j, '$'), {_WS});
-CREATE OR REPLACE MACRO tj_money_text(j) AS replace(tj_str(j), ',', '');
-CREATE OR REPLACE MACRO tj_amount_text(t) AS t = '' OR (
-    regexp_full_match(t, '[+-]?[0-9]+(\\.[0-9]{{1,2}})?')
-    AND length(regexp_replace(t, '[^0-9]', '', 'g')) <= 15);
+CREATE OR REPLACE MACRO tj_str(s) AS trim(s, {_WS});
+CREATE OR REPLACE MACRO tj_money_text(s) AS replace(tj_str(s), ',', '');
+CREATE OR REPLACE MACRO tj_amount_text(x) AS x = '' OR (
+    regexp_full_match(x, '[+-]?[0-9]+(\\.[0-9]{{1,2}})?')
+    AND length(regexp_replace(x, '[^0-9]', '', 'g')) <= 15);
 
 -- records.identifier / records.text: floats are left to Python
-CREATE OR REPLACE MACRO tj_scalar_ok(j) AS tj_type(j) <> 'DOUBLE';
-CREATE OR REPLACE MACRO tj_id(j) AS CASE tj_type(j)
-    WHEN 'VARCHAR' THEN nullif(tj_str(j), '')
-    WHEN 'UBIGINT' THEN j::VARCHAR WHEN 'BIGINT' THEN j::VARCHAR END;
-CREATE OR REPLACE MACRO tj_text(j) AS CASE tj_type(j)
-    WHEN 'VARCHAR' THEN json_extract_string(j, '$')
-    WHEN 'UBIGINT' THEN j::VARCHAR WHEN 'BIGINT' THEN j::VARCHAR END;
-
--- records.enum_value
-CREATE OR REPLACE MACRO tj_enum_ok(j) AS tj_scalar_ok(
-    CASE WHEN tj_type(j) = 'OBJECT' THEN json_extract(j, '$.value') ELSE j END);
-CREATE OR REPLACE MACRO tj_enum(j) AS tj_text(
-    CASE WHEN tj_type(j) = 'OBJECT' THEN json_extract(j, '$.value') ELSE j END);
+CREATE OR REPLACE MACRO tj_scalar_ok(t) AS t <> 'DOUBLE';
+CREATE OR REPLACE MACRO tj_id(v, t, s) AS CASE t
+    WHEN 'VARCHAR' THEN nullif(tj_str(s), '')
+    WHEN 'UBIGINT' THEN v::VARCHAR WHEN 'BIGINT' THEN v::VARCHAR END;
+CREATE OR REPLACE MACRO tj_text(v, t, s) AS CASE t
+    WHEN 'VARCHAR' THEN s WHEN 'UBIGINT' THEN v::VARCHAR WHEN 'BIGINT' THEN v::VARCHAR END;
 
 -- records.money then tables.cents: exact for amounts of at most 15 digits and 2 decimals
-CREATE OR REPLACE MACRO tj_money_ok(j) AS CASE tj_type(j)
-    WHEN 'DOUBLE' THEN coalesce(abs(try_cast(j AS DOUBLE)) < 1e13
-                                AND round(try_cast(j AS DOUBLE), 2) = try_cast(j AS DOUBLE), false)
-    WHEN 'UBIGINT' THEN try_cast(j AS HUGEINT) < 1000000000000000
-    WHEN 'BIGINT' THEN try_cast(j AS HUGEINT) > -1000000000000000
-    WHEN 'VARCHAR' THEN tj_amount_text(tj_money_text(j))
+CREATE OR REPLACE MACRO tj_money_ok(v, t, s) AS CASE t
+    WHEN 'DOUBLE' THEN coalesce(abs(try_cast(v AS DOUBLE)) < 1e13
+                                AND round(try_cast(v AS DOUBLE), 2) = try_cast(v AS DOUBLE), false)
+    WHEN 'UBIGINT' THEN try_cast(v AS HUGEINT) < 1000000000000000
+    WHEN 'BIGINT' THEN try_cast(v AS HUGEINT) > -1000000000000000
+    WHEN 'VARCHAR' THEN tj_amount_text(tj_money_text(s))
     ELSE true END;
-CREATE OR REPLACE MACRO tj_money(j) AS CASE
-    WHEN tj_type(j) IN {_NUMBERS} THEN try_cast(j::VARCHAR AS DECIMAL(18, 2))
-    WHEN tj_type(j) = 'VARCHAR' THEN try_cast(nullif(tj_money_text(j), '') AS DECIMAL(18, 2))
+CREATE OR REPLACE MACRO tj_money(v, t, s) AS CASE
+    WHEN t IN {_NUMBERS} THEN try_cast(v::VARCHAR AS DECIMAL(18, 2))
+    WHEN t = 'VARCHAR' THEN try_cast(nullif(tj_money_text(s), '') AS DECIMAL(18, 2))
     END;
 
 -- records.money as a float (weights): any finite JSON number or plain decimal text (both
 -- sides round the decimal to the nearest double)
-CREATE OR REPLACE MACRO tj_float_ok(j) AS CASE
-    WHEN tj_type(j) IN {_NUMBERS} THEN coalesce(isfinite(try_cast(j AS DOUBLE)), false)
-    WHEN tj_type(j) = 'VARCHAR' THEN tj_money_text(j) = ''
-        OR regexp_full_match(tj_money_text(j), '[+-]?[0-9]{{1,300}}(\\.[0-9]{{1,300}})?')
+CREATE OR REPLACE MACRO tj_float_ok(v, t, s) AS CASE
+    WHEN t IN {_NUMBERS} THEN coalesce(isfinite(try_cast(v AS DOUBLE)), false)
+    WHEN t = 'VARCHAR' THEN tj_money_text(s) = ''
+        OR regexp_full_match(tj_money_text(s), '[+-]?[0-9]{{1,300}}(\\.[0-9]{{1,300}})?')
     ELSE true END;
-CREATE OR REPLACE MACRO tj_float(j) AS CASE
-    WHEN tj_type(j) IN {_NUMBERS} THEN try_cast(j AS DOUBLE)
-    WHEN tj_type(j) = 'VARCHAR' THEN try_cast(nullif(tj_money_text(j), '') AS DOUBLE) END;
+CREATE OR REPLACE MACRO tj_float(v, t, s) AS CASE
+    WHEN t IN {_NUMBERS} THEN try_cast(v AS DOUBLE)
+    WHEN t = 'VARCHAR' THEN try_cast(nullif(tj_money_text(s), '') AS DOUBLE) END;
 
 -- records.integer, within [low, high] (the column's range)
-CREATE OR REPLACE MACRO tj_integer_ok(j, low, high) AS CASE tj_type(j)
-    WHEN 'UBIGINT' THEN try_cast(j AS HUGEINT) <= high
-    WHEN 'BIGINT' THEN try_cast(j AS HUGEINT) >= low
+CREATE OR REPLACE MACRO tj_integer_ok(v, t, s, low, high) AS CASE t
+    WHEN 'UBIGINT' THEN try_cast(v AS HUGEINT) <= high
+    WHEN 'BIGINT' THEN try_cast(v AS HUGEINT) >= low
     WHEN 'DOUBLE' THEN false
-    WHEN 'VARCHAR' THEN regexp_full_match(tj_str(j), '[+-]?[0-9]{{1,9}}')
+    WHEN 'VARCHAR' THEN regexp_full_match(tj_str(s), '[+-]?[0-9]{{1,9}}')
     ELSE true END;
-CREATE OR REPLACE MACRO tj_integer(j) AS CASE
-    WHEN tj_type(j) IN ('UBIGINT', 'BIGINT') THEN try_cast(j AS BIGINT)
-    WHEN tj_type(j) = 'VARCHAR' THEN try_cast(tj_str(j) AS BIGINT) END;
+CREATE OR REPLACE MACRO tj_integer(v, t, s) AS CASE
+    WHEN t IN ('UBIGINT', 'BIGINT') THEN try_cast(v AS BIGINT)
+    WHEN t = 'VARCHAR' THEN try_cast(tj_str(s) AS BIGINT) END;
 
 -- records.boolean
-CREATE OR REPLACE MACRO tj_boolean_ok(j) AS CASE tj_type(j)
-    WHEN 'VARCHAR' THEN regexp_full_match(json_extract_string(j, '$'), '[\\x00-\\x7f]*')
+CREATE OR REPLACE MACRO tj_boolean_ok(t, s) AS CASE t
+    WHEN 'VARCHAR' THEN regexp_full_match(s, '[\\x00-\\x7f]*')
     ELSE true END;
-CREATE OR REPLACE MACRO tj_boolean(j) AS CASE tj_type(j)
-    WHEN 'BOOLEAN' THEN j::BOOLEAN
-    WHEN 'UBIGINT' THEN try_cast(j AS HUGEINT) <> 0
-    WHEN 'BIGINT' THEN try_cast(j AS HUGEINT) <> 0
+CREATE OR REPLACE MACRO tj_boolean(v, t, s) AS CASE t
+    WHEN 'BOOLEAN' THEN v::BOOLEAN
+    WHEN 'UBIGINT' THEN try_cast(v AS HUGEINT) <> 0
+    WHEN 'BIGINT' THEN try_cast(v AS HUGEINT) <> 0
     WHEN 'VARCHAR' THEN CASE
-        WHEN lower(tj_str(j)) IN ('1', 'true', 'yes') THEN true
-        WHEN lower(tj_str(j)) IN ('0', 'false', 'no') THEN false END END;
+        WHEN lower(tj_str(s)) IN ('1', 'true', 'yes') THEN true
+        WHEN lower(tj_str(s)) IN ('0', 'false', 'no') THEN false END END;
 """
 
-_ORDER_PATHS = (
-    "order_id", "status", "payment_status", "payment_gateway", "total_amount", "coupon",
-    "coupon_discounted", "customer.id", "customer.name", "customer.email", "customer.mobile",
-    "name", "email", "phone", "country", "city", "transaction_id",
-)  # fmt: skip
-_ITEM_PATHS = (
-    "product_id", "id", "name", "qty", "price", "discount", "tax", "subtotal", "weight",
-    "type", "type_label", "options.is_booking", "is_booking", "options.product_options_cost",
-)  # fmt: skip
+# The fields read, by JSON path. An enum is its ``value`` when it is an object, a product
+# name its ``en`` (records.enum_value, records.name_en).
+_ORDER_FIELDS = {
+    "order_id": "order_id", "status": "status", "payment_status": "payment_status",
+    "payment_gateway": "payment_gateway", "total_amount": "total_amount", "coupon": "coupon",
+    "coupon_discounted": "coupon_discounted", "customer_id": "customer.id",
+    "customer_name": "customer.name", "customer_email": "customer.email",
+    "customer_mobile": "customer.mobile", "name": "name", "email": "email", "phone": "phone",
+    "country": "country", "city": "city", "transaction_id": "transaction_id",
+}  # fmt: skip
+_ORDER_OBJECTS = {"status": "value", "payment_status": "value", "payment_gateway": "value"}
+_ITEM_FIELDS = {
+    "product_id": "product_id", "id": "id", "name": "name", "qty": "qty", "price": "price",
+    "discount": "discount", "tax": "tax", "subtotal": "subtotal", "weight": "weight",
+    "type": "type", "type_label": "type_label", "options_is_booking": "options.is_booking",
+    "is_booking": "is_booking", "options_cost": "options.product_options_cost",
+}  # fmt: skip
+_ITEM_OBJECTS = {"name": "en"}
 
 
-def _paths(names: tuple[str, ...]) -> str:
-    return "[" + ", ".join(f"'$.{name}'" for name in names) + "]"
+def _read(table: str, fields: dict[str, str], objects: dict[str, str]) -> str:
+    """``table`` with the ``v_``, ``t_`` and ``s_`` columns of each field."""
+    paths = "[" + ", ".join(f"'$.{path}'" for path in fields.values()) + "]"
+    values = []
+    for n, name in enumerate(fields, start=1):
+        key = objects.get(name)
+        value = (
+            f"CASE WHEN json_type(f[{n}]) = 'OBJECT' THEN json_extract(f[{n}], '$.{key}') "
+            f"ELSE f[{n}] END"
+            if key
+            else f"f[{n}]"
+        )
+        values.append(f"{value} AS v_{name}")
+    typed = [
+        f"coalesce(json_type(v_{name}), 'NULL') AS t_{name}, "
+        f"CASE WHEN json_type(v_{name}) = 'VARCHAR' THEN json_extract_string(v_{name}, '$') "
+        f"END AS s_{name}"
+        for name in fields
+    ]
+    return (
+        f"(SELECT *, {', '.join(typed)} FROM "
+        f"(SELECT * EXCLUDE (f), {', '.join(values)} FROM "
+        f"(SELECT *, json_extract(raw, {paths}) AS f FROM {table})))"
+    )
 
 
-def _fields(names: tuple[str, ...]) -> dict[str, str]:
-    return {name: f"f[{n}]" for n, name in enumerate(names, start=1)}
+def _f(name: str) -> str:
+    """The macro arguments of field ``name``: its value, type and text."""
+    return f"v_{name}, t_{name}, s_{name}"
 
-
-_o = _fields(_ORDER_PATHS)
-_i = _fields(_ITEM_PATHS)
 
 _TEXTS = (
-    "coupon", "customer.name", "customer.email", "customer.mobile", "name", "email", "phone",
+    "coupon", "customer_name", "customer_email", "customer_mobile", "name", "email", "phone",
     "country", "city", "transaction_id",
 )  # fmt: skip
 
 _ORDER_OK = " AND ".join(
     [
-        f"tj_scalar_ok({_o['order_id']})",
-        *(f"tj_enum_ok({_o[k]})" for k in ("status", "payment_status", "payment_gateway")),
-        f"tj_money_ok({_o['total_amount']})",
-        f"tj_money_ok({_o['coupon_discounted']})",
-        f"tj_scalar_ok({_o['customer.id']})",
-        *(f"tj_scalar_ok({_o[k]})" for k in _TEXTS),
+        *(
+            f"tj_scalar_ok(t_{k})"
+            for k in ("order_id", "status", "payment_status", "payment_gateway", "customer_id")
+        ),
+        f"tj_money_ok({_f('total_amount')})",
+        f"tj_money_ok({_f('coupon_discounted')})",
+        *(f"tj_scalar_ok(t_{k})" for k in _TEXTS),
     ]
 )
 _ITEM_OK = " AND ".join(
     [
-        f"tj_scalar_ok({_i['product_id']})",
-        f"tj_scalar_ok({_i['id']})",
-        f"tj_scalar_ok(CASE WHEN tj_type({_i['name']}) = 'OBJECT' "
-        f"THEN json_extract({_i['name']}, '$.en') ELSE {_i['name']} END)",
-        f"tj_integer_ok({_i['qty']}, -9223372036854775808, 9223372036854775807)",
-        f"tj_integer_ok({_i['type']}, -2147483648, 2147483647)",
-        *(f"tj_money_ok({_i[k]})" for k in ("price", "discount", "tax", "subtotal")),
-        f"tj_money_ok({_i['options.product_options_cost']})",
-        f"tj_float_ok({_i['weight']})",
-        f"tj_scalar_ok({_i['type_label']})",
-        f"tj_boolean_ok({_i['options.is_booking']})",
-        f"tj_boolean_ok({_i['is_booking']})",
+        *(f"tj_scalar_ok(t_{k})" for k in ("product_id", "id", "name", "type_label")),
+        f"tj_integer_ok({_f('qty')}, -9223372036854775808, 9223372036854775807)",
+        f"tj_integer_ok({_f('type')}, -2147483648, 2147483647)",
+        *(
+            f"tj_money_ok({_f(k)})"
+            for k in ("price", "discount", "tax", "subtotal", "options_cost")
+        ),
+        f"tj_float_ok({_f('weight')})",
+        "tj_boolean_ok(t_options_is_booking, s_options_is_booking)",
+        "tj_boolean_ok(t_is_booking, s_is_booking)",
     ]
 )
+
+
+def _person(field: str, fallback: str) -> str:
+    """The customer's field, else the order's own (records: ``customer.name or name``)."""
+    return f"coalesce(nullif(tj_text({_f(field)}), ''), tj_text({_f(fallback)}))"
+
 
 # A batch of orders (the Arrow table ``spooled_orders``) as ``orders`` rows, plus ``ok``:
 # false where Python must parse the order.
 ORDERS_SQL = f"""
     SELECT $store AS store,
            identifier,
-           tj_text({_o["order_id"]}) AS order_number,
-           tj_enum({_o["status"]}) AS status,
-           tj_enum({_o["payment_status"]}) AS payment_status,
-           tj_enum({_o["payment_gateway"]}) AS payment_gateway,
-           tj_money({_o["total_amount"]}) AS total_amount,
-           tj_text({_o["coupon"]}) AS coupon,
-           tj_money({_o["coupon_discounted"]}) AS coupon_discount,
-           tj_id({_o["customer.id"]}) AS customer_id,
-           coalesce(nullif(tj_text({_o["customer.name"]}), ''), tj_text({_o["name"]}))
-               AS customer_name,
-           coalesce(nullif(tj_text({_o["customer.email"]}), ''), tj_text({_o["email"]}))
-               AS customer_email,
-           coalesce(nullif(tj_text({_o["customer.mobile"]}), ''), tj_text({_o["phone"]}))
-               AS customer_mobile,
-           tj_text({_o["country"]}) AS country,
-           tj_text({_o["city"]}) AS city,
-           tj_text({_o["transaction_id"]}) AS transaction_id,
+           tj_text({_f("order_id")}) AS order_number,
+           tj_text({_f("status")}) AS status,
+           tj_text({_f("payment_status")}) AS payment_status,
+           tj_text({_f("payment_gateway")}) AS payment_gateway,
+           tj_money({_f("total_amount")}) AS total_amount,
+           tj_text({_f("coupon")}) AS coupon,
+           tj_money({_f("coupon_discounted")}) AS coupon_discount,
+           tj_id({_f("customer_id")}) AS customer_id,
+           {_person("customer_name", "name")} AS customer_name,
+           {_person("customer_email", "email")} AS customer_email,
+           {_person("customer_mobile", "phone")} AS customer_mobile,
+           tj_text({_f("country")}) AS country,
+           tj_text({_f("city")}) AS city,
+           tj_text({_f("transaction_id")}) AS transaction_id,
            line_count AS item_count,
            created_at,
            updated_at,
@@ -178,8 +206,7 @@ ORDERS_SQL = f"""
            $synced_at::TIMESTAMPTZ AS synced_at,
            raw,
            {_ORDER_OK} AS ok
-    FROM (SELECT *, json_extract(raw, {_paths(_ORDER_PATHS)}) AS f
-          FROM spooled_orders)
+    FROM {_read("spooled_orders", _ORDER_FIELDS, _ORDER_OBJECTS)}
 """
 
 # Their lines (the Arrow table ``spooled_lines``) as ``order_items`` rows, plus ``ok``.
@@ -187,22 +214,21 @@ ITEMS_SQL = f"""
     SELECT $store AS store,
            identifier AS order_identifier,
            line_number,
-           coalesce(tj_id({_i["product_id"]}), tj_id({_i["id"]})) AS product_id,
-           tj_text(CASE WHEN tj_type({_i["name"]}) = 'OBJECT'
-                        THEN json_extract({_i["name"]}, '$.en') ELSE {_i["name"]} END) AS name,
-           tj_integer({_i["qty"]}) AS qty,
-           tj_money({_i["price"]}) AS price,
-           tj_money({_i["discount"]}) AS discount,
-           tj_money({_i["tax"]}) AS tax,
-           tj_money({_i["subtotal"]}) AS subtotal,
-           tj_money({_i["options.product_options_cost"]}) AS options_cost,
-           tj_float({_i["weight"]}) AS weight,
-           try_cast(tj_integer({_i["type"]}) AS INTEGER) AS type,
-           tj_text({_i["type_label"]}) AS type_label,
-           coalesce(tj_boolean({_i["options.is_booking"]}), false)
-               OR coalesce(tj_boolean({_i["is_booking"]}), false) AS is_booking,
+           coalesce(tj_id({_f("product_id")}), tj_id({_f("id")})) AS product_id,
+           tj_text({_f("name")}) AS name,
+           tj_integer({_f("qty")}) AS qty,
+           tj_money({_f("price")}) AS price,
+           tj_money({_f("discount")}) AS discount,
+           tj_money({_f("tax")}) AS tax,
+           tj_money({_f("subtotal")}) AS subtotal,
+           tj_money({_f("options_cost")}) AS options_cost,
+           tj_float({_f("weight")}) AS weight,
+           try_cast(tj_integer({_f("type")}) AS INTEGER) AS type,
+           tj_text({_f("type_label")}) AS type_label,
+           coalesce(tj_boolean({_f("options_is_booking")}), false)
+               OR coalesce(tj_boolean({_f("is_booking")}), false) AS is_booking,
            order_date,
            raw,
            {_ITEM_OK} AS ok
-    FROM (SELECT *, json_extract(raw, {_paths(_ITEM_PATHS)}) AS f FROM spooled_lines)
+    FROM {_read("spooled_lines", _ITEM_FIELDS, _ITEM_OBJECTS)}
 """
