@@ -164,10 +164,13 @@ def test_orders_as_tjar_sends_them_take_the_sql_path(simulator, tmp_path):
 def test_a_batch_duckdb_cannot_hold_is_built_by_python(monkeypatch, tmp_path):
     import duckdb
 
-    def out_of_memory(*args: Any) -> None:
+    copy = OrderSpool._copy
+
+    def out_of_memory_when_done(*args: Any) -> None:
+        copy(*args)  # DuckDB wrote the batch's files, then ran out: none may count twice
         raise duckdb.OutOfMemoryException("could not allocate block")
 
-    monkeypatch.setattr(OrderSpool, "_copy", out_of_memory)
+    monkeypatch.setattr(OrderSpool, "_copy", out_of_memory_when_done)
     payloads = [
         ({"identifier": n, "total_amount": 10.5, "order_details": [{"id": 7, "qty": 2}]}, DAYS[0])
         for n in range(5)

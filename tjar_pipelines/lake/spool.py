@@ -91,7 +91,8 @@ class OrderSpool:
 
     They live in a temporary folder of the store's spool (``Lake.spool_dir``, outside the lake
     the views read; ``Lake.sweep`` removes what a killed run left there), one Parquet file per
-    batch and table, in row groups small enough that reading one day skips the others.
+    batch, table and day (``orders/order_date=2026-05-01/b000003_0.parquet``), so reading a
+    day opens only that day's files.
 
     Args:
         folder: The store's spool folder.
@@ -225,12 +226,11 @@ class OrderSpool:
                 ("orders", order_rows.ORDERS_SQL, {"synced_at": self._synced_at}),
                 ("items", order_rows.ITEMS_SQL, {}),
             ):
-                folder = self.folder / name
-                folder.mkdir(exist_ok=True)
-                path = str(folder / f"{number:06d}.parquet").replace("'", "''")
+                folder = str(self.folder / name).replace("'", "''")
                 con.execute(
-                    f"COPY ({sql}) TO '{path}' (FORMAT parquet, COMPRESSION lz4, "
-                    "ROW_GROUP_SIZE 2048)",
+                    f"COPY ({sql}) TO '{folder}' (FORMAT parquet, COMPRESSION lz4, "
+                    "PARTITION_BY (order_date), WRITE_PARTITION_COLUMNS true, "
+                    f"FILENAME_PATTERN 'b{number:06d}_{{i}}', OVERWRITE_OR_IGNORE)",
                     {"store": self._store, **more},
                 )
         finally:
@@ -238,7 +238,10 @@ class OrderSpool:
             con.unregister("spooled_lines")
 
     def _copy_in_python(self, orders: pa.Table, number: int) -> None:
-        """The batch's rows as :meth:`_copy` writes them, from the Python records."""
+        """The batch's rows as :meth:`_copy` writes them, from the Python records.
+
+        Under the same file names, so whatever DuckDB wrote of the batch is replaced.
+        """
         days = orders["order_date"].to_pylist()
         parsed = [
             self._python_order(raw, day)
@@ -248,32 +251,38 @@ class OrderSpool:
             ("orders", "items"), orders_table(parsed, self._synced_at), strict=True
         ):
             rows = rows.append_column("ok", pa.array([True] * rows.num_rows, pa.bool_()))
-            (self.folder / name).mkdir(exist_ok=True)
-            pq.write_table(rows, self.folder / name / f"{number:06d}.parquet", row_group_size=2048)
+            for day in set(rows["order_date"].to_pylist()):
+                folder = self._day_folder(name, day)
+                folder.mkdir(parents=True, exist_ok=True)
+                day_rows = rows.filter(ds.field("order_date") == day)
+                pq.write_table(day_rows, folder / f"b{number:06d}_0.parquet")
 
     def _python_order(self, raw: str, day: dt.date) -> Order:
         """One spooled order parsed by the Python records, on the day the spool keeps it under."""
         order = Order.from_api(loads(raw), store=self._store, timezone=self._timezone)
         return replace(order, order_date=day)
 
+    def _day_folder(self, name: str, day: dt.date) -> Path:
+        """Where the rows of ``name`` (``orders`` or ``items``) of ``day`` are kept."""
+        return self.folder / name / f"order_date={day.isoformat()}"
+
     def _day_batches(
         self, name: str, day: dt.date, columns: list[str] | None, also: ds.Expression | None = None
     ) -> Iterator[pa.RecordBatch]:
-        """The day's rows of ``name`` (``orders`` or ``items``), skipping other days' row groups."""
-        folder = self.folder / name
-        if not folder.is_dir():
+        """The day's rows of ``name`` (``orders`` or ``items``), where ``also`` holds."""
+        if not (self.folder / name).is_dir():
             if self._batches:
                 raise RuntimeError(
-                    f"store {self._store}: the spool {folder} is gone while its rows were "
+                    f"store {self._store}: the spool {self.folder} is gone while its rows were "
                     "written; another process removed it. Nothing was replaced for this day "
                     "on; run the sync again."
                 )
             return
-        where = ds.field("order_date") == day
-        dataset = ds.dataset(folder, format="parquet")
-        yield from dataset.to_batches(
-            columns=columns, filter=where if also is None else where & also, use_threads=False
-        )
+        files = sorted(str(path) for path in self._day_folder(name, day).glob("*.parquet"))
+        if not files:
+            return
+        dataset = ds.dataset(files, format="parquet")
+        yield from dataset.to_batches(columns=columns, filter=also, use_threads=False)
 
     def _not_ok(self, name: str, day: dt.date, column: str) -> set[str]:
         """The ``column`` values of the day's rows of ``name`` whose ``ok`` is false."""
