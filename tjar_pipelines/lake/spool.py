@@ -91,8 +91,8 @@ class OrderSpool:
 
     They live in a temporary folder of the store's spool (``Lake.spool_dir``, outside the lake
     the views read; ``Lake.sweep`` removes what a killed run left there), one Parquet file per
-    batch, table and day (``orders/order_date=2026-05-01/b000003_0.parquet``), so reading a
-    day opens only that day's files.
+    batch and table, sorted by day in row groups of a few thousand rows; reading a day opens
+    only the files of the batches that hold it and skips their other days' row groups.
 
     Args:
         folder: The store's spool folder.
@@ -117,6 +117,7 @@ class OrderSpool:
         self._orders = _columns(SPOOLED_ORDERS)
         self._lines = _columns(SPOOLED_LINES)
         self._batches = 0
+        self._batches_of_day: dict[dt.date, list[int]] = {}
         self._con: duckdb.DuckDBPyConnection | None = None
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tjar-spool")
         self._building: Future[None] | None = None
@@ -193,6 +194,8 @@ class OrderSpool:
         self._orders, self._lines = _columns(SPOOLED_ORDERS), _columns(SPOOLED_LINES)
         self._batch_bytes = 0
         self._wait()  # at most one batch in DuckDB and one in the lists: bounded memory
+        for day in set(orders["order_date"].to_pylist()):
+            self._batches_of_day.setdefault(day, []).append(self._batches)
         self._building = self._worker.submit(self._build, orders, lines, self._batches)
         self._batches += 1
 
@@ -226,11 +229,11 @@ class OrderSpool:
                 ("orders", order_rows.ORDERS_SQL, {"synced_at": self._synced_at}),
                 ("items", order_rows.ITEMS_SQL, {}),
             ):
-                folder = str(self.folder / name).replace("'", "''")
+                path = self._batch_file(name, number)
+                path.parent.mkdir(exist_ok=True)
                 con.execute(
-                    f"COPY ({sql}) TO '{folder}' (FORMAT parquet, COMPRESSION lz4, "
-                    "PARTITION_BY (order_date), WRITE_PARTITION_COLUMNS true, "
-                    f"FILENAME_PATTERN 'b{number:06d}_{{i}}', OVERWRITE_OR_IGNORE)",
+                    f"COPY ({sql} ORDER BY order_date) TO '{_quoted(path)}' "
+                    "(FORMAT parquet, COMPRESSION lz4, ROW_GROUP_SIZE 2048)",
                     {"store": self._store, **more},
                 )
         finally:
@@ -251,20 +254,18 @@ class OrderSpool:
             ("orders", "items"), orders_table(parsed, self._synced_at), strict=True
         ):
             rows = rows.append_column("ok", pa.array([True] * rows.num_rows, pa.bool_()))
-            for day in set(rows["order_date"].to_pylist()):
-                folder = self._day_folder(name, day)
-                folder.mkdir(parents=True, exist_ok=True)
-                day_rows = rows.filter(ds.field("order_date") == day)
-                pq.write_table(day_rows, folder / f"b{number:06d}_0.parquet")
+            path = self._batch_file(name, number)
+            path.parent.mkdir(exist_ok=True)
+            pq.write_table(rows.sort_by("order_date"), path, row_group_size=2048)
 
     def _python_order(self, raw: str, day: dt.date) -> Order:
         """One spooled order parsed by the Python records, on the day the spool keeps it under."""
         order = Order.from_api(loads(raw), store=self._store, timezone=self._timezone)
         return replace(order, order_date=day)
 
-    def _day_folder(self, name: str, day: dt.date) -> Path:
-        """Where the rows of ``name`` (``orders`` or ``items``) of ``day`` are kept."""
-        return self.folder / name / f"order_date={day.isoformat()}"
+    def _batch_file(self, name: str, number: int) -> Path:
+        """Where the rows of ``name`` (``orders`` or ``items``) of batch ``number`` are kept."""
+        return self.folder / name / f"{number:06d}.parquet"
 
     def _day_batches(
         self, name: str, day: dt.date, columns: list[str] | None, also: ds.Expression | None = None
@@ -278,11 +279,14 @@ class OrderSpool:
                     "on; run the sync again."
                 )
             return
-        files = sorted(str(path) for path in self._day_folder(name, day).glob("*.parquet"))
-        if not files:
+        numbers = self._batches_of_day.get(day)
+        if not numbers:
             return
-        dataset = ds.dataset(files, format="parquet")
-        yield from dataset.to_batches(columns=columns, filter=also, use_threads=False)
+        where = ds.field("order_date") == day
+        dataset = ds.dataset([str(self._batch_file(name, n)) for n in numbers], format="parquet")
+        yield from dataset.to_batches(
+            columns=columns, filter=where if also is None else where & also, use_threads=False
+        )
 
     def _not_ok(self, name: str, day: dt.date, column: str) -> set[str]:
         """The ``column`` values of the day's rows of ``name`` whose ``ok`` is false."""
@@ -326,3 +330,8 @@ def _without(table: pa.Table, column: str, identifiers: set[str]) -> pa.Table:
     """The rows of ``table`` whose ``column`` is not one of ``identifiers``."""
     keep = [value not in identifiers for value in table[column].to_pylist()]
     return table.filter(pa.array(keep, type=pa.bool_()))
+
+
+def _quoted(path: Path) -> str:
+    """``path`` inside a SQL string literal."""
+    return str(path).replace("'", "''")
