@@ -118,6 +118,7 @@ class OrderSpool:
         self._lines = _columns(SPOOLED_LINES)
         self._batches = 0
         self._batches_of_day: dict[dt.date, list[int]] = {}
+        self._unusual_batches: set[int] = set()  # those with rows whose ok is false
         self._con: duckdb.DuckDBPyConnection | None = None
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tjar-spool")
         self._building: Future[None] | None = None
@@ -236,6 +237,8 @@ class OrderSpool:
                     "(FORMAT parquet, COMPRESSION lz4, ROW_GROUP_SIZE 2048)",
                     {"store": self._store, **more},
                 )
+                if not _all_ok(path):
+                    self._unusual_batches.add(number)
         finally:
             con.unregister("spooled_orders")
             con.unregister("spooled_lines")
@@ -268,9 +271,13 @@ class OrderSpool:
         return self.folder / name / f"{number:06d}.parquet"
 
     def _day_batches(
-        self, name: str, day: dt.date, columns: list[str] | None, also: ds.Expression | None = None
-    ) -> Iterator[pa.RecordBatch]:
-        """The day's rows of ``name`` (``orders`` or ``items``), where ``also`` holds."""
+        self, name: str, day: dt.date, columns: list[str] | None, also: ds.Expression | None = None,
+        *, unusual_only: bool = False,
+    ) -> Iterator[pa.RecordBatch]:  # fmt: skip
+        """The day's rows of ``name`` (``orders`` or ``items``), where ``also`` holds.
+
+        With ``unusual_only``, only from the batches that hold rows whose ``ok`` is false.
+        """
         if not (self.folder / name).is_dir():
             if self._batches:
                 raise RuntimeError(
@@ -279,7 +286,9 @@ class OrderSpool:
                     "on; run the sync again."
                 )
             return
-        numbers = self._batches_of_day.get(day)
+        numbers = self._batches_of_day.get(day, [])
+        if unusual_only:
+            numbers = [n for n in numbers if n in self._unusual_batches]
         if not numbers:
             return
         where = ds.field("order_date") == day
@@ -292,7 +301,13 @@ class OrderSpool:
         """The ``column`` values of the day's rows of ``name`` whose ``ok`` is false."""
         return {
             value
-            for batch in self._day_batches(name, day, [column, "ok"], ~ds.field("ok"))
+            for batch in self._day_batches(
+                name,
+                day,
+                [column, "ok"],
+                ~ds.field("ok") | ds.field("ok").is_null(),
+                unusual_only=True,
+            )
             for value in batch.column(column).to_pylist()
         }
 
@@ -330,6 +345,22 @@ def _without(table: pa.Table, column: str, identifiers: set[str]) -> pa.Table:
     """The rows of ``table`` whose ``column`` is not one of ``identifiers``."""
     keep = [value not in identifiers for value in table[column].to_pylist()]
     return table.filter(pa.array(keep, type=pa.bool_()))
+
+
+def _all_ok(path: Path) -> bool:
+    """Whether every row of the spool file ``path`` has ``ok`` true, from its footer."""
+    metadata = pq.read_metadata(path)
+    column = metadata.schema.names.index("ok")
+    for group in range(metadata.num_row_groups):
+        statistics = metadata.row_group(group).column(column).statistics
+        if (
+            statistics is None
+            or not statistics.has_min_max
+            or statistics.min is not True
+            or statistics.null_count
+        ):
+            return False
+    return True
 
 
 def _quoted(path: Path) -> str:
