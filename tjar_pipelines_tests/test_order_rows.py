@@ -155,6 +155,7 @@ def test_orders_as_tjar_sends_them_take_the_sql_path(simulator, tmp_path):
     tables, spool = spooled_rows([(p, day) for p in payloads], tmp_path, [day])
     got_orders, got_items = tables[day]
     assert spool.parsed_in_python == 0
+    assert not spool._unusual_batches, "no batch file was read again for unusual orders"
     want_orders, want_items = python_rows([(p, day) for p in payloads], day)
     assert by_key(got_orders, "identifier") == by_key(want_orders, "identifier")
     key = ("order_identifier", "line_number")
