@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 
 import duckdb
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from tjar_pipelines.client import TjarClient
 from tjar_pipelines.client.records import local_date, order_instants, record_identifier
@@ -157,10 +156,10 @@ def _sync_window(
         orders_rows, items_rows = spool.day(day)
         orders_rows = _previewed(orders_rows, report)
         for table, rows in (("orders", orders_rows), ("order_items", items_rows)):
-            path = lake.write_slice(table, rows, client.store, day)
-            count = pq.read_metadata(path).num_rows
-            report.rows[table] = report.rows.get(table, 0) + count
-            written += count if table == "orders" else 0
+            count = [0]
+            lake.write_slice(table, _counted(rows, count), client.store, day)
+            report.rows[table] = report.rows.get(table, 0) + count[0]
+            written += count[0] if table == "orders" else 0
     if spool.parsed_in_python:
         log.info(
             "store %s: %d orders of %s..%s had values of unusual shape; the Python records "
@@ -171,6 +170,13 @@ def _sync_window(
             last,
         )
     report.windows.append(Window(first, last, written, scan.reported_total if scan else None))
+
+
+def _counted(pieces: Iterator[pa.Table], count: list[int]) -> Iterator[pa.Table]:
+    """``pieces``, adding up their rows in ``count[0]`` as they are written."""
+    for piece in pieces:
+        count[0] += piece.num_rows
+        yield piece
 
 
 def _previewed(pieces: Iterator[pa.Table], report: SyncReport) -> Iterator[pa.Table]:

@@ -130,7 +130,7 @@ class Lake:
                 empty = True
                 for piece in pieces:
                     if piece.num_rows:
-                        writer.write_table(piece.cast(schema))
+                        writer.write_table(piece if piece.schema == schema else piece.cast(schema))
                         empty = False
                 if empty:
                     writer.write_table(schema.empty_table())
