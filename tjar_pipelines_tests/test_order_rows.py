@@ -210,3 +210,11 @@ def test_an_unusual_order_is_parsed_by_python_and_counted_once(tmp_path):
     want_orders, want_items = python_rows(payloads, DAYS[0])
     assert by_key(got_orders, "identifier") == by_key(want_orders, "identifier")
     assert by_key(got_items, "order_identifier") == by_key(want_items, "order_identifier")
+
+
+def test_the_sql_trims_exactly_what_str_strip_removes():
+    import sys
+
+    from tjar_pipelines.lake.order_rows import WHITESPACE
+
+    assert WHITESPACE == "".join(chr(c) for c in range(sys.maxunicode + 1) if chr(c).isspace())
