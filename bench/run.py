@@ -14,6 +14,7 @@ webhook receiver and sensor figures (bench/webhook_load.py). Prints one table.
 
     .venv/bin/python bench/run.py                       # 10k and 100k orders
     .venv/bin/python bench/run.py --sizes 1000000 --only floor,tjar_pipelines
+    .venv/bin/python bench/run.py --repeat 3            # median of 3 runs each (noisy hosts)
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import math
 import os
 import platform
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -155,7 +157,24 @@ def contender_main(name: str, spec: str) -> None:
     print(json.dumps({"seconds": seconds, "rss_mb": rss, "orders": counts["orders"]}))
 
 
-def run_contender(name: str, stores, first: str, last: str, env: dict | None = None) -> dict:
+def run_contender(
+    name: str, stores, first: str, last: str, env: dict | None = None, repeat: int = 1
+) -> dict:
+    """The contender's figures; with ``repeat``, its median wall time and highest RSS of as many
+    runs, one after the other against the same simulator, and the range of the wall times."""
+    runs = [_run_once(name, stores, first, last, env) for _ in range(repeat)]
+    if failed := [r for r in runs if "error" in r]:
+        return failed[0]
+    walls = sorted(r["seconds"] for r in runs)
+    return {
+        **runs[0],
+        "seconds": statistics.median(walls),
+        "rss_mb": max(r["rss_mb"] for r in runs),
+        "range": f" ({walls[0]:.1f}-{walls[-1]:.1f})" if repeat > 1 else "",
+    }
+
+
+def _run_once(name: str, stores, first: str, last: str, env: dict | None) -> dict:
     spec = json.dumps({"stores": stores, "first": first, "last": last})
     out = subprocess.run(
         [sys.executable, __file__, "--contender", name, spec],
@@ -168,7 +187,9 @@ def run_contender(name: str, stores, first: str, last: str, env: dict | None = N
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def throughput(sizes: list[int], only: tuple[str, ...], rows: list[list[str]]) -> None:
+def throughput(
+    sizes: list[int], only: tuple[str, ...], rows: list[list[str]], repeat: int = 1
+) -> None:
     for size in sizes:
         slugs = ["b1", "b2"]
         sim, url = start_simulator(
@@ -186,7 +207,8 @@ def throughput(sizes: list[int], only: tuple[str, ...], rows: list[list[str]]) -
         first, last = str(today - dt.timedelta(days=31)), str(today + dt.timedelta(days=1))
         try:
             results = {
-                name: run_contender(name, stores_of(url, slugs), first, last) for name in only
+                name: run_contender(name, stores_of(url, slugs), first, last, repeat=repeat)
+                for name in only
             }
         finally:
             sim.terminate()
@@ -201,7 +223,7 @@ def throughput(sizes: list[int], only: tuple[str, ...], rows: list[list[str]]) -
                 [
                     f"{size:,}",
                     name,
-                    f"{r['seconds']:.1f}",
+                    f"{r['seconds']:.1f}{r['range']}",
                     f"{r['orders'] / r['seconds']:,.0f}",
                     f"{r['rss_mb']:.0f}",
                     f"{r['seconds'] / base:.2f}x" if base else "",
@@ -213,7 +235,7 @@ def throughput(sizes: list[int], only: tuple[str, ...], rows: list[list[str]]) -
             )
 
 
-def rate_limited(rows: list[list[str]], orders_per_store: int = 6000) -> None:
+def rate_limited(rows: list[list[str]], orders_per_store: int = 6000, repeat: int = 1) -> None:
     """10 stores, 50 ms latency, 10 requests/s each, synced in one `tjar-pipelines sync`."""
     slugs = [f"r{n}" for n in range(10)]
     sim, url = start_simulator(
@@ -238,6 +260,7 @@ def rate_limited(rows: list[list[str]], orders_per_store: int = 6000) -> None:
             first,
             last,
             env={"BENCH_RPS": "10", "BENCH_WINDOW": "1"},
+            repeat=repeat,
         )
         health = json.loads(__import__("httpx").get(f"{url}/_sim/health").text)
     finally:
@@ -254,11 +277,11 @@ def rate_limited(rows: list[list[str]], orders_per_store: int = 6000) -> None:
         [
             f"10x{orders_per_store:,}",
             "rate-limited",
-            f"{wall:.1f}",
+            f"{wall:.1f}{result['range']}",
             f"{result['orders'] / wall:,.0f}",
             f"{result['rss_mb']:.0f}",
             f"ideal {ideal:.1f}s: {wall / ideal:.2f}x",
-            f"429s: {health['429']} / 10 stores",
+            f"429s: {health['429']} / 10 stores" + (f" x {repeat} runs" if repeat > 1 else ""),
         ]
     )
 
@@ -272,15 +295,18 @@ def main() -> int:
     parser.add_argument("--only", default=",".join(CONTENDERS))
     parser.add_argument("--contender", nargs=2, help=argparse.SUPPRESS)
     parser.add_argument("--skip-scenarios", action="store_true")
+    parser.add_argument(
+        "--repeat", type=int, default=1, help="runs per contender; the table shows the median"
+    )
     args = parser.parse_args()
     if args.contender:
         contender_main(*args.contender)
         return 0
     sizes = [int(s) for s in args.sizes.split(",")] + ([1_000_000] if args.million else [])
     rows: list[list[str]] = []
-    throughput(sizes, tuple(args.only.split(",")), rows)
+    throughput(sizes, tuple(args.only.split(",")), rows, args.repeat)
     if not args.skip_scenarios:
-        rate_limited(rows)
+        rate_limited(rows, repeat=args.repeat)
     header = [
         "orders",
         "contender",
