@@ -5,8 +5,8 @@ in C++ instead of Python object by object (about five times less CPU per order).
 the parsing rules of :mod:`tjar_pipelines.client.records` for the shapes Tjar actually sends
 (numbers, plain strings, ``{"value": ...}`` enums, ``{"en", "ar"}`` names, amounts with up to
 two decimals). Any order with a value outside those shapes (a float identifier, ``"1e3"`` as a
-price, an amount with more decimals than the halala, Arabic-Indic digits...) is flagged
-``exotic`` and parsed by the Python records instead, so both paths give identical rows; a
+price, an amount with more decimals than the halala, Arabic-Indic digits...) gets ``ok``
+false and is parsed by the Python records instead, so both paths give identical rows; a
 property test compares them on random payloads.
 """
 
@@ -19,7 +19,7 @@ WHITESPACE = (
     "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005"
     "\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
 )
-_WS = "'" + WHITESPACE + "'"
+_WS = "'" + WHITESPACE.replace("'", "''") + "'"
 
 _NUMBERS = "('BIGINT', 'UBIGINT', 'DOUBLE')"
 
