@@ -29,6 +29,7 @@ from tjar_pipelines.client.records import (
     record_identifier,
 )
 from tjar_pipelines.client.retrying import Params, Requester, RequestStats
+from tjar_pipelines.client.seen import SeenIds
 from tjar_pipelines.client.settings import ClientSettings, StoreConnection
 
 log = logging.getLogger("tjar_pipelines.client")
@@ -304,7 +305,7 @@ class TjarClient:
             TjarPaginationError: The pages do not add up, so records could be missing.
         """
         self.last_scan = None
-        seen: set[str] = set()
+        seen = SeenIds()
         pages = 0
 
         def read(head_only: bool) -> Generator[dict[str, Any], None, _Totals]:
@@ -358,7 +359,7 @@ class TjarClient:
         path: str,
         list_key: str,
         params: Params,
-        seen: set[str],
+        seen: SeenIds,
         *,
         head_only: bool,
     ) -> Generator[dict[str, Any], None, _Totals]:
@@ -391,7 +392,7 @@ class TjarClient:
         list_key: str,
         fetch: Callable[[int], tuple[Params, dict[str, Any]]],
         pool: ThreadPoolExecutor,
-        seen: set[str],
+        seen: SeenIds,
         totals: _Totals,
         *,
         head_only: bool,
