@@ -299,6 +299,8 @@ def main() -> int:
         "--repeat", type=int, default=1, help="runs per contender; the table shows the median"
     )
     args = parser.parse_args()
+    if args.repeat < 1:
+        parser.error(f"--repeat {args.repeat}: give 1 or more")
     if args.contender:
         contender_main(*args.contender)
         return 0
