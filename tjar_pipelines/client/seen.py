@@ -4,8 +4,8 @@ A scan keeps every identifier it has read, to hand each record over exactly once
 set of strings that is about 85 bytes per identifier: 42 MB for a window of 500,000 orders.
 Tjar identifiers are decimal integers, so they are kept as 8-byte integers in a sorted array,
 with the newest in a small set that is merged into the array when it grows past a quarter of
-it (so, over a whole scan, each identifier is copied about five times). Anything else (``"A-17"``, ``"007"``, ``"-5"``, a
-UUID) goes to an ordinary set.
+it (so, over a whole scan, each identifier is copied about five times). Anything else
+(``"A-17"``, ``"007"``, ``"-5"``, a UUID) goes to an ordinary set.
 """
 
 from __future__ import annotations
