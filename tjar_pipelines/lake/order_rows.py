@@ -129,8 +129,7 @@ def _read(table: str, fields: dict[str, str], objects: dict[str, str]) -> str:
         values.append(f"{value} AS v_{name}")
     typed = [
         f"coalesce(json_type(v_{name}), 'NULL') AS t_{name}, "
-        f"CASE WHEN json_type(v_{name}) = 'VARCHAR' THEN json_extract_string(v_{name}, '$') "
-        f"END AS s_{name}"
+        f"CASE WHEN t_{name} = 'VARCHAR' THEN json_extract_string(v_{name}, '$') END AS s_{name}"
         for name in fields
     ]
     return (

@@ -190,12 +190,13 @@ class OrderSpool:
         """Hands the gathered orders to DuckDB; waits while the batch before is still built."""
         if not self._orders["raw"]:
             return
+        days = set(self._orders["order_date"])
         orders = pa.Table.from_pydict(self._orders, schema=SPOOLED_ORDERS)
         lines = pa.Table.from_pydict(self._lines, schema=SPOOLED_LINES)
         self._orders, self._lines = _columns(SPOOLED_ORDERS), _columns(SPOOLED_LINES)
         self._batch_bytes = 0
         self._wait()  # at most one batch in DuckDB and one in the lists: bounded memory
-        for day in set(orders["order_date"].to_pylist()):
+        for day in days:
             self._batches_of_day.setdefault(day, []).append(self._batches)
         self._building = self._worker.submit(self._build, orders, lines, self._batches)
         self._batches += 1
