@@ -144,6 +144,34 @@ def test_bulk_rows_equal_the_python_records(drawn):
         assert by_key(got_items, *key) == by_key(want_items, *key)
 
 
+def test_days_read_in_any_order_and_any_cache_size_give_the_same_rows(monkeypatch, tmp_path):
+    from tjar_pipelines.lake import spool as spool_module
+
+    days = [dt.date(2026, 5, d) for d in range(1, 6)]
+    payloads = [
+        (
+            {
+                "identifier": n,
+                # Arabic digits: an order the Python records parse, not the SQL.
+                "total_amount": "٣٤" if n % 7 == 0 else 10.5 + n,
+                "order_details": [{"id": n, "qty": 1 + n % 3}],
+            },
+            days[(n * 3) % len(days)],  # every batch holds several days
+        )
+        for n in range(40)
+    ]
+    want, _ = spooled_rows(payloads, tmp_path / "in-order", days, batch_rows=6)
+    monkeypatch.setattr(spool_module, "DECODED_BYTES", 1)  # no file stays decoded
+    got, spool = spooled_rows(payloads, tmp_path / "reversed", days[::-1], batch_rows=6)
+    assert spool.parsed_in_python == 6
+    for day in days:
+        assert by_key(got[day][0], "identifier") == by_key(want[day][0], "identifier")
+        key = ("order_identifier", "line_number")
+        assert by_key(got[day][1], *key) == by_key(want[day][1], *key)
+        python_orders, _ = python_rows(payloads, day)
+        assert by_key(got[day][0], "identifier") == by_key(python_orders, "identifier")
+
+
 def test_orders_as_tjar_sends_them_take_the_sql_path(simulator, tmp_path):
     from tjar_pipelines_tests.conftest import sim_client
 

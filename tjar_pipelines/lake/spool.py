@@ -17,7 +17,8 @@ import shutil
 import tempfile
 import threading
 import uuid
-from collections.abc import Iterator, Mapping
+from collections import OrderedDict
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
@@ -25,7 +26,7 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
-import pyarrow.dataset as ds
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from tjar_pipelines.client import Order
@@ -66,6 +67,8 @@ DUCKDB_CONFIG: Mapping[str, str | int | bool] = {
     "preserve_insertion_order": False,
 }
 _BUILDS = threading.BoundedSemaphore(2)
+# Decoded batch files a spool keeps while their days are written (see OrderSpool._decoded).
+DECODED_BYTES = 32 * 1024 * 1024
 _ENGINE: list[duckdb.DuckDBPyConnection] = []
 _ENGINE_LOCK = threading.Lock()
 
@@ -91,8 +94,8 @@ class OrderSpool:
 
     They live in a temporary folder of the store's spool (``Lake.spool_dir``, outside the lake
     the views read; ``Lake.sweep`` removes what a killed run left there), one Parquet file per
-    batch and table, sorted by day in row groups of a few thousand rows; reading a day opens
-    only the files of the batches that hold it and skips their other days' row groups.
+    batch and table, sorted by day. Reading a day decodes only the files of the batches that
+    hold it, and keeps a file decoded while the next days need it.
 
     Args:
         folder: The store's spool folder.
@@ -122,6 +125,7 @@ class OrderSpool:
         self._con: duckdb.DuckDBPyConnection | None = None
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tjar-spool")
         self._building: Future[None] | None = None
+        self._cache: OrderedDict[tuple[str, int], pa.Table] = OrderedDict()
         self._closed = False
 
     def add(
@@ -166,6 +170,9 @@ class OrderSpool:
             self._submit()
             self._wait()
             self._closed = True
+        for key, rows in list(self._cache.items()):  # files sorted by day: done with them
+            if rows.num_rows and rows["order_date"][-1].as_py() < day:
+                del self._cache[key]
         unusual = self._not_ok("orders", day, "identifier")
         unusual |= self._not_ok("items", day, "order_identifier")
         return (
@@ -176,6 +183,7 @@ class OrderSpool:
     def discard(self) -> None:
         """Removes the temporary folder (the window was written, or will not be)."""
         self._closed = True
+        self._cache.clear()
         try:
             with contextlib.suppress(Exception):  # the run already failed; its rows go anyway
                 self._wait()
@@ -271,12 +279,13 @@ class OrderSpool:
         """Where the rows of ``name`` (``orders`` or ``items``) of batch ``number`` are kept."""
         return self.folder / name / f"{number:06d}.parquet"
 
-    def _day_batches(
-        self, name: str, day: dt.date, columns: list[str] | None, also: ds.Expression | None = None,
+    def _day_rows(
+        self, name: str, day: dt.date, keep: Callable[[pa.Table], Any] | None = None,
         *, unusual_only: bool = False,
-    ) -> Iterator[pa.RecordBatch]:  # fmt: skip
-        """The day's rows of ``name`` (``orders`` or ``items``), where ``also`` holds.
+    ) -> Iterator[pa.Table]:  # fmt: skip
+        """The day's rows of ``name`` (``orders`` or ``items``), one piece per batch file.
 
+        ``keep``, given the rows of a batch file, returns a mask of the rows to keep besides.
         With ``unusual_only``, only from the batches that hold rows whose ``ok`` is false.
         """
         if not (self.folder / name).is_dir():
@@ -290,34 +299,44 @@ class OrderSpool:
         numbers = self._batches_of_day.get(day, [])
         if unusual_only:
             numbers = [n for n in numbers if n in self._unusual_batches]
-        if not numbers:
-            return
-        where = ds.field("order_date") == day
-        dataset = ds.dataset([str(self._batch_file(name, n)) for n in numbers], format="parquet")
-        yield from dataset.to_batches(
-            columns=columns, filter=where if also is None else where & also, use_threads=False
-        )
+        for number in numbers:
+            rows = self._decoded(name, number)
+            mask = pc.call_function("equal", [rows["order_date"], pa.scalar(day, pa.date32())])
+            if keep is not None:
+                mask = pc.call_function("and", [mask, keep(rows)])
+            yield rows.filter(mask)
+
+    def _decoded(self, name: str, number: int) -> pa.Table:
+        """The rows of one batch file, decoded once while the days it holds are read.
+
+        Days are read in order and each file is sorted by day, so a file usually serves
+        several days in a row; the files kept in memory are capped at ``DECODED_BYTES``.
+        """
+        key = (name, number)
+        rows = self._cache.pop(key, None)
+        if rows is None:
+            rows = pq.ParquetFile(self._batch_file(name, number)).read(use_threads=False)
+        self._cache[key] = rows  # the most recently used last
+        kept = sum(table.nbytes for table in self._cache.values())
+        while kept > DECODED_BYTES and len(self._cache) > 1:
+            _, dropped = self._cache.popitem(last=False)
+            kept -= dropped.nbytes
+        return rows
 
     def _not_ok(self, name: str, day: dt.date, column: str) -> set[str]:
         """The ``column`` values of the day's rows of ``name`` whose ``ok`` is false."""
         return {
             value
-            for batch in self._day_batches(
-                name,
-                day,
-                [column, "ok"],
-                ~ds.field("ok") | ds.field("ok").is_null(),
-                unusual_only=True,
-            )
-            for value in batch.column(column).to_pylist()
+            for rows in self._day_rows(name, day, _not_ok, unusual_only=True)
+            for value in rows.column(column).to_pylist()
         }
 
     def _rows(
         self, name: str, day: dt.date, column: str, unusual: set[str], schema: pa.Schema,
         part: int,
     ) -> Iterator[pa.Table]:  # fmt: skip
-        for batch in self._day_batches(name, day, schema.names):
-            rows = pa.Table.from_batches([batch])
+        for rows in self._day_rows(name, day):
+            rows = rows.select(schema.names)
             if unusual:
                 rows = _without(rows, column, unusual)
             if rows.num_rows:
@@ -328,18 +347,29 @@ class OrderSpool:
 
     def _parsed(self, day: dt.date, unusual: set[str]) -> Iterator[tuple[pa.Table, pa.Table]]:
         """The rows of the ``unusual`` orders of ``day`` from the Python records, in batches."""
-        match = ds.field("identifier").isin(sorted(unusual))
-        for batch in self._day_batches("orders", day, ["raw"], match):
-            for start in range(0, batch.num_rows, self._batch_rows):
+        wanted = pa.array(sorted(unusual), pa.string())
+        for rows in self._day_rows(
+            "orders",
+            day,
+            lambda t: pc.call_function("is_in", [t["identifier"]], pc.SetLookupOptions(wanted)),
+        ):
+            for start in range(0, rows.num_rows, self._batch_rows):
                 parsed = [
                     self._python_order(raw, day)
-                    for raw in batch.column("raw").slice(start, self._batch_rows).to_pylist()
+                    for raw in rows.column("raw").slice(start, self._batch_rows).to_pylist()
                 ]
                 yield orders_table(parsed, self._synced_at)
 
 
 def _columns(schema: pa.Schema) -> dict[str, list[Any]]:
     return {name: [] for name in schema.names}
+
+
+def _not_ok(rows: pa.Table) -> Any:
+    """A mask of the rows whose ``ok`` is false or missing."""
+    return pc.call_function(
+        "invert", [pc.call_function("coalesce", [rows["ok"], pa.scalar(False)])]
+    )
 
 
 def _without(table: pa.Table, column: str, identifiers: set[str]) -> pa.Table:
