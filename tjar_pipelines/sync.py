@@ -10,12 +10,13 @@ run failed.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import os
 import re
 import time
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
@@ -112,6 +113,7 @@ def run(args: argparse.Namespace) -> int:
         registry.get(slug)
     defs = build_definitions(registry, settings)
     instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else None
+    throwaway = instance is None
     instance = instance or dg.DagsterInstance.ephemeral()
     steps = plan(registry, stores, assets, args.first, args.last, dt.datetime.now(dt.UTC))
     width = max((len(step.who) for step in steps), default=0)
@@ -145,7 +147,8 @@ def run(args: argparse.Namespace) -> int:
                 k for k in selection if k.path[0] in ("daily_sales", "product_sales")
             ]
         t0 = time.perf_counter()
-        result = job.execute_in_process(**kwargs)
+        with _planned_once_per_asset() if throwaway else contextlib.nullcontext():
+            result = job.execute_in_process(**kwargs)
         took = time.perf_counter() - t0
         counts: dict[tuple[str, str], int] = {}
         for event in result.get_asset_materialization_events():
@@ -172,6 +175,26 @@ def run(args: argparse.Namespace) -> int:
         f"{time.perf_counter() - started:.1f}s"
     )
     return 1 if failed else 0
+
+
+@contextlib.contextmanager
+def _planned_once_per_asset() -> Iterator[None]:
+    """Dagster announces a run's planned materializations once per asset, not per partition.
+
+    That is about 1 ms less per partition of a ranged run. Only for the throwaway instance:
+    in a real one, the per-partition events are what marks the partitions of a failed run as
+    failed in the UI.
+    """
+    name = "DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS"
+    before = os.environ.get(name)
+    os.environ[name] = "true"
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = before
 
 
 def _failure(result) -> str:

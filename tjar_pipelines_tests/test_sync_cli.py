@@ -139,3 +139,48 @@ def test_plan_groups_neighbouring_stores():
         (("d",), "products_job"),
     ]
     assert plan(registry, [], {"orders"}, None, None, now) == []
+
+
+def test_only_a_throwaway_instance_gets_one_planned_event_per_asset(
+    pipeline, monkeypatch, tmp_path
+):
+    import os
+
+    import dagster as dg
+
+    pipeline()
+    args = ["sync", "--from", "2026-05-01", "--to", "2026-05-03", "--assets", "orders"]
+    made: list[dg.DagsterInstance] = []
+    ephemeral = dg.DagsterInstance.ephemeral
+
+    def kept_ephemeral(*a, **kw):
+        made.append(ephemeral(*a, **kw))
+        return made[-1]
+
+    monkeypatch.setattr(dg.DagsterInstance, "ephemeral", staticmethod(kept_ephemeral))
+    assert main(args) == 0
+
+    def planned(instance: dg.DagsterInstance) -> list[str | None]:
+        kind = dg.DagsterEventType.ASSET_MATERIALIZATION_PLANNED
+        events = [
+            entry.dagster_event
+            for run in instance.get_runs()
+            for entry in instance.all_logs(run.run_id, of_type=kind)
+        ]
+        return sorted(
+            event.event_specific_data.partition  # type: ignore[union-attr]
+            for event in events
+            if event and event.asset_key == dg.AssetKey("orders")
+        )
+
+    [throwaway] = made
+    assert planned(throwaway) == [None]  # one event for the run's three days
+    assert "DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS" not in os.environ
+
+    # A real instance keeps one per partition: they mark a failed run's partitions as failed.
+    home = tmp_path / "dagster-home"
+    home.mkdir()
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    assert main(args) == 0
+    with dg.DagsterInstance.get() as real:
+        assert planned(real) == [f"2026-05-0{d}|acme" for d in (1, 2, 3)]
