@@ -68,7 +68,7 @@ DUCKDB_CONFIG: Mapping[str, str | int | bool] = {
 }
 _BUILDS = threading.BoundedSemaphore(2)
 # Decoded batch files a spool keeps while their days are written (see OrderSpool._decoded).
-DECODED_BYTES = 32 * 1024 * 1024
+DECODED_BYTES = 16 * 1024 * 1024
 _ENGINE: list[duckdb.DuckDBPyConnection] = []
 _ENGINE_LOCK = threading.Lock()
 
