@@ -89,9 +89,10 @@ def sync_order_days(
     and every day of a window is written, empty or not, once the whole window has been read:
     a failure while reading leaves every slice of the window as it was, and each slice is
     replaced in one atomic step, so a failure while writing leaves each slice old or new.
-    Memory holds two batches of orders (``batch_rows`` or 8 MB of JSON) and a few thousand
-    rows of a day however large the window or the day: the window's rows wait on local disk
-    (see :class:`~tjar_pipelines.lake.spool.OrderSpool`).
+    Memory holds two batches of orders (``batch_rows`` or 8 MB of JSON) while reading, and
+    the decoded files of a few batches while writing (16 MB, or one batch if larger), however
+    large the window or the day: the window's rows wait on local disk (see
+    :class:`~tjar_pipelines.lake.spool.OrderSpool`).
     """
     started = time.perf_counter()
     report = SyncReport(store=client.store)

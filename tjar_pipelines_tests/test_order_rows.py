@@ -161,7 +161,7 @@ def test_days_read_in_any_order_and_any_cache_size_give_the_same_rows(monkeypatc
         for n in range(40)
     ]
     want, _ = spooled_rows(payloads, tmp_path / "in-order", days, batch_rows=6)
-    monkeypatch.setattr(spool_module, "DECODED_BYTES", 1)  # no file stays decoded
+    monkeypatch.setattr(spool_module, "DECODED_BYTES", 1)  # only the file in use stays decoded
     got, spool = spooled_rows(payloads, tmp_path / "reversed", days[::-1], batch_rows=6)
     assert spool.parsed_in_python == 6
     for day in days:

@@ -67,7 +67,8 @@ DUCKDB_CONFIG: Mapping[str, str | int | bool] = {
     "preserve_insertion_order": False,
 }
 _BUILDS = threading.BoundedSemaphore(2)
-# Decoded batch files a spool keeps while their days are written (see OrderSpool._decoded).
+# Decoded batch files a spool keeps while their days are written; the file in use stays even
+# when it alone is larger (see OrderSpool._decoded).
 DECODED_BYTES = 16 * 1024 * 1024
 _ENGINE: list[duckdb.DuckDBPyConnection] = []
 _ENGINE_LOCK = threading.Lock()
@@ -162,9 +163,10 @@ class OrderSpool:
     def day(self, day: dt.date) -> tuple[Iterator[pa.Table], Iterator[pa.Table]]:
         """The ``orders`` and ``order_items`` rows of the orders kept under ``day``.
 
-        Each comes in pieces of a few thousand rows, so a day of any size is written with
-        bounded memory. Orders with a value the SQL does not read exactly like the Python
-        records are parsed by those instead, and their rows come last.
+        Each comes in one piece per batch that holds the day (at most ``batch_rows`` orders,
+        or their lines), so a day of any size is written with bounded memory. Orders with a
+        value the SQL does not read exactly like the Python records are parsed by those
+        instead, and their rows come last.
         """
         if not self._closed:
             self._submit()
@@ -310,7 +312,8 @@ class OrderSpool:
         """The rows of one batch file, decoded once while the days it holds are read.
 
         Days are read in order and each file is sorted by day, so a file usually serves
-        several days in a row; the files kept in memory are capped at ``DECODED_BYTES``.
+        several days in a row. The files kept take at most ``DECODED_BYTES``, except that the
+        file in use always stays.
         """
         key = (name, number)
         rows = self._cache.pop(key, None)
