@@ -245,7 +245,7 @@ class OrderSpool:
                 path.parent.mkdir(exist_ok=True)
                 con.execute(
                     f"COPY ({sql} ORDER BY order_date) TO '{_quoted(path)}' "
-                    "(FORMAT parquet, COMPRESSION lz4, ROW_GROUP_SIZE 2048)",
+                    "(FORMAT parquet, COMPRESSION lz4)",
                     {"store": self._store, **more},
                 )
                 if not _all_ok(path):
@@ -270,7 +270,7 @@ class OrderSpool:
             rows = rows.append_column("ok", pa.array([True] * rows.num_rows, pa.bool_()))
             path = self._batch_file(name, number)
             path.parent.mkdir(exist_ok=True)
-            pq.write_table(rows.sort_by("order_date"), path, row_group_size=2048)
+            pq.write_table(rows.sort_by("order_date"), path)
 
     def _python_order(self, raw: str, day: dt.date) -> Order:
         """One spooled order parsed by the Python records, on the day the spool keeps it under."""
