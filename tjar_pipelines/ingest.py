@@ -202,9 +202,10 @@ def _place_undated(
     for day in _days(first, last):
         for payload in client.iter_order_payloads(day, day):
             created, updated = order_instants(payload, timezone)
-            if (created is None and record_identifier(payload)) or "" in undated:
+            ident = record_identifier(payload) or ""
+            if created is None and ident in undated:
                 spool.add(payload, created, updated, day)
-                undated.discard(record_identifier(payload) or "")
+                undated.discard(ident)
     if undated:
         raise RuntimeError(
             f"store {client.store}: orders {sorted(undated)[:5]} have no created_at and could "

@@ -332,3 +332,40 @@ def test_a_window_of_many_batches_goes_through_the_spool_and_writes_every_order(
     [(lines,)] = p.query("SELECT count(*) FROM order_items")
     assert lines == report.rows["order_items"] > len(ids)
     assert not list(lake.spool_dir("acme").iterdir())
+
+
+def test_orders_without_created_at_are_placed_on_one_day_once(tmp_path):
+    import httpx
+    import pyarrow.parquet as pq
+
+    from tjar_pipelines.ingest import sync_order_days
+    from tjar_pipelines.lake.files import Lake
+    from tjar_pipelines_tests.conftest import mock_client, order_json
+
+    dated = order_json(1, created_at="2026-05-01 10:00:00")
+    undated = order_json(2)
+    del undated["created_at"]
+    # The store lists the undated order under every day it is asked for: it must still be
+    # stored once, on the first day it shows up under.
+    listed = {
+        ("2026-05-01", "2026-05-02"): [undated, dated],
+        ("2026-05-01", "2026-05-01"): [undated, dated],
+        ("2026-05-02", "2026-05-02"): [undated],
+    }
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        orders = listed[(request.url.params["date_from"], request.url.params["date_to"])]
+        pagination = {"current_page": 1, "last_page": 1, "per_page": 100, "total": len(orders)}
+        data = {"orders": orders, "pagination": pagination}
+        return httpx.Response(200, json={"status": "success", "message": "ok", "data": data})
+
+    lake = Lake(tmp_path)
+    days = [dt.date(2026, 5, 1), dt.date(2026, 5, 2)]
+    with mock_client(handler) as client:
+        report = sync_order_days(client, lake, days)
+    stored = {
+        day: sorted(pq.read_table(lake.slice_path("orders", "acme", day))["identifier"].to_pylist())
+        for day in days
+    }
+    assert stored == {days[0]: ["1", "2"], days[1]: []}
+    assert report.rows["orders"] == 2
