@@ -158,6 +158,14 @@ def order_lines(payload: Json) -> list[tuple[int, Json]]:
     return [(n, line) for n, line in enumerate(details, start=1) if isinstance(line, Mapping)]
 
 
+def order_line_count(payload: Json) -> int:
+    """How many lines :func:`order_lines` finds in an order, without listing them."""
+    details = payload.get("order_details")
+    if not isinstance(details, list):
+        return 0
+    return sum(1 for line in details if isinstance(line, Mapping))
+
+
 @dataclass(frozen=True, slots=True)
 class OrderItem:
     """One line of an order (``order_details[]``)."""

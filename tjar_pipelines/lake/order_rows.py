@@ -23,10 +23,11 @@ _WS = "'" + WHITESPACE.replace("'", "''") + "'"
 
 _NUMBERS = "('BIGINT', 'UBIGINT', 'DOUBLE')"
 
-# Every field is read once into three columns the macros take: ``v`` its JSON value, ``t`` its
-# JSON type (DuckDB's names: UBIGINT for integers >= 0, BIGINT for negative ones, DOUBLE for
-# the other numbers, 'NULL' when absent) and ``s`` its text when it is a string. Computing them
-# once keeps both the work per row and DuckDB's planning per batch small.
+# Every field is read once into three columns the macros take: ``v`` its text (a string's
+# without quotes and escapes, any other value's JSON), ``t`` its JSON type (DuckDB's names:
+# UBIGINT for integers >= 0, BIGINT for negative ones, DOUBLE for the other numbers, 'NULL' when
+# absent) and ``s`` its text when it is a string. Computing them once keeps both the work per
+# row and DuckDB's planning per batch small.
 #
 # Each ``tj_<kind>_ok`` is true when ``tj_<kind>`` gives exactly what the Python parser gives
 # for that value. CASE, so the regexes only run on strings; TRY_CAST, as the values of rows that
@@ -115,27 +116,33 @@ _ITEM_OBJECTS = {"name": "en"}
 
 
 def _read(table: str, fields: dict[str, str], objects: dict[str, str]) -> str:
-    """``table`` with the ``v_``, ``t_`` and ``s_`` columns of each field."""
-    paths = "[" + ", ".join(f"'$.{path}'" for path in fields.values()) + "]"
-    values = []
-    for n, name in enumerate(fields, start=1):
-        key = objects.get(name)
-        value = (
-            f"CASE WHEN json_type(f[{n}]) = 'OBJECT' THEN json_extract(f[{n}], '$.{key}') "
-            f"ELSE f[{n}] END"
-            if key
-            else f"f[{n}]"
-        )
-        values.append(f"{value} AS v_{name}")
-    typed = [
-        f"coalesce(json_type(v_{name}), 'NULL') AS t_{name}, "
-        f"CASE WHEN t_{name} = 'VARCHAR' THEN json_extract_string(v_{name}, '$') END AS s_{name}"
-        for name in fields
-    ]
+    """``table`` with the ``v_``, ``t_`` and ``s_`` columns of each field.
+
+    Two passes over each row's JSON, one for the types of every path and one for their texts,
+    instead of one that writes each value out as JSON again and a parse of each value after.
+    """
+    names = list(fields)
+    paths = [f"$.{path}" for path in fields.values()]
+    inner: dict[str, int] = {}  # an enum's or a name's key inside an object, by field
+    for name, key in objects.items():
+        paths.append(f"$.{fields[name]}.{key}")
+        inner[name] = len(paths)
+    listed = "[" + ", ".join(f"'{path}'" for path in paths) + "]"
+    columns = []
+    for n, name in enumerate(names, start=1):
+        if name in inner:
+            k = inner[name]
+            value = f"CASE WHEN ty[{n}] = 'OBJECT' THEN tx[{k}] ELSE tx[{n}] END"
+            kind = f"CASE WHEN ty[{n}] = 'OBJECT' THEN ty[{k}] ELSE ty[{n}] END"
+        else:
+            value, kind = f"tx[{n}]", f"ty[{n}]"
+        columns.append(f"{value} AS v_{name}, coalesce({kind}, 'NULL') AS t_{name}")
+    texts = [f"CASE WHEN t_{name} = 'VARCHAR' THEN v_{name} END AS s_{name}" for name in names]
     return (
-        f"(SELECT *, {', '.join(typed)} FROM "
-        f"(SELECT * EXCLUDE (f), {', '.join(values)} FROM "
-        f"(SELECT *, json_extract(raw, {paths}) AS f FROM {table})))"
+        f"(SELECT *, {', '.join(texts)} FROM "
+        f"(SELECT * EXCLUDE (ty, tx), {', '.join(columns)} FROM "
+        f"(SELECT *, json_type(raw, {listed}) AS ty, json_extract_string(raw, {listed}) AS tx "
+        f"FROM {table})))"
     )
 
 
@@ -210,7 +217,18 @@ ORDERS_SQL = f"""
     FROM {_read("spooled_orders", _ORDER_FIELDS, _ORDER_OBJECTS)}
 """
 
-# Their lines (the Arrow table ``spooled_lines``) as ``order_items`` rows, plus ``ok``.
+# The orders' lines: the objects of each ``order_details`` array, numbered from 1 by their place
+# in it (as records.order_lines numbers them), cut from the order's JSON here rather than by
+# Python order by order. ``raw`` is DuckDB's writing of the line: the same JSON as orjson's, but
+# numbers and escapes may be spelled differently (``1e16`` as ``10000000000000000.0``).
+_LINES = """(SELECT identifier, order_date, line_number, line::VARCHAR AS raw FROM
+    (SELECT identifier, order_date, unnest(lines) AS line,
+            generate_subscripts(lines, 1) AS line_number FROM
+        (SELECT identifier, order_date, json_extract(raw, '$.order_details[*]') AS lines
+         FROM spooled_orders))
+    WHERE json_type(line) = 'OBJECT')"""
+
+# Their lines as ``order_items`` rows, plus ``ok``.
 ITEMS_SQL = f"""
     SELECT $store AS store,
            identifier AS order_identifier,
@@ -231,5 +249,5 @@ ITEMS_SQL = f"""
            order_date,
            raw,
            {_ITEM_OK} AS ok
-    FROM {_read("spooled_lines", _ITEM_FIELDS, _ITEM_OBJECTS)}
+    FROM {_read(_LINES, _ITEM_FIELDS, _ITEM_OBJECTS)}
 """

@@ -2,9 +2,10 @@
 
 A scan's slices may only be replaced once every page of it has been read, so its rows have to
 wait somewhere: on local disk, so memory holds a batch or two however large the window. Each
-batch of orders goes from Python lists to Arrow to DuckDB, which builds its ``orders`` and
-``order_items`` rows (see :mod:`tjar_pipelines.lake.order_rows`) on a worker thread while the
-next pages are read; DuckDB runs without the GIL, so that work overlaps the waits on the store.
+batch of orders goes from Python lists to Arrow to DuckDB, which cuts out their lines and builds
+their ``orders`` and ``order_items`` rows (see :mod:`tjar_pipelines.lake.order_rows`) on a worker
+thread while the next pages are read; DuckDB runs without the GIL, so that work overlaps the
+waits on the store and Python's own work on the next pages.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from tjar_pipelines.client import Order
-from tjar_pipelines.client.records import order_lines, record_identifier
+from tjar_pipelines.client.records import order_line_count, record_identifier
 from tjar_pipelines.client.retrying import loads
 from tjar_pipelines.lake import order_rows
 from tjar_pipelines.lake.files import hold_lock
@@ -45,14 +46,6 @@ SPOOLED_ORDERS = pa.schema(
         ("updated_at", TIMESTAMP),
         ("order_date", pa.date32()),
         ("line_count", pa.int32()),
-        ("raw", pa.string()),
-    ]
-)
-SPOOLED_LINES = pa.schema(
-    [
-        ("identifier", pa.string()),
-        ("order_date", pa.date32()),
-        ("line_number", pa.int32()),
         ("raw", pa.string()),
     ]
 )
@@ -119,7 +112,6 @@ class OrderSpool:
         self._batch_rows = batch_rows
         self._batch_bytes = 0
         self._orders = _columns(SPOOLED_ORDERS)
-        self._lines = _columns(SPOOLED_LINES)
         self._batches = 0
         self._batches_of_day: dict[dt.date, list[int]] = {}
         self._unusual_batches: set[int] = set()  # those with rows whose ok is false
@@ -139,23 +131,15 @@ class OrderSpool:
         """Keeps one order (its JSON and the instants the caller already read) under ``day``."""
         if self._closed:
             raise RuntimeError("orders cannot be added once the rows were read")
-        ident = record_identifier(payload)
-        lines = order_lines(payload)
         orders = self._orders
-        orders["identifier"].append(ident)
+        orders["identifier"].append(record_identifier(payload))
         orders["created_at"].append(created)
         orders["updated_at"].append(updated)
         orders["order_date"].append(day)
-        orders["line_count"].append(len(lines))
+        orders["line_count"].append(order_line_count(payload))
         text = raw_json(payload)
         orders["raw"].append(text)
         self._batch_bytes += len(text)
-        spooled = self._lines
-        for number, line in lines:
-            spooled["identifier"].append(ident)
-            spooled["order_date"].append(day)
-            spooled["line_number"].append(number)
-            spooled["raw"].append(raw_json(line))
         self.rows += 1
         if len(orders["raw"]) >= self._batch_rows or self._batch_bytes >= BATCH_BYTES:
             self._submit()
@@ -202,13 +186,12 @@ class OrderSpool:
             return
         days = set(self._orders["order_date"])
         orders = pa.Table.from_pydict(self._orders, schema=SPOOLED_ORDERS)
-        lines = pa.Table.from_pydict(self._lines, schema=SPOOLED_LINES)
-        self._orders, self._lines = _columns(SPOOLED_ORDERS), _columns(SPOOLED_LINES)
+        self._orders = _columns(SPOOLED_ORDERS)
         self._batch_bytes = 0
         self._wait()  # at most one batch in DuckDB and one in the lists: bounded memory
         for day in days:
             self._batches_of_day.setdefault(day, []).append(self._batches)
-        self._building = self._worker.submit(self._build, orders, lines, self._batches)
+        self._building = self._worker.submit(self._build, orders, self._batches)
         self._batches += 1
 
     def _wait(self) -> None:
@@ -216,13 +199,13 @@ class OrderSpool:
         if building is not None:
             building.result()
 
-    def _build(self, orders: pa.Table, lines: pa.Table, number: int) -> None:
+    def _build(self, orders: pa.Table, number: int) -> None:
         if self._con is None:
             # Its own connection: its own views, the process's memory limit.
             self._con = _engine().cursor()
         try:
             with _BUILDS:
-                self._copy(self._con, orders, lines, number)
+                self._copy(self._con, orders, number)
         except duckdb.OutOfMemoryException:
             log.warning(
                 "store %s: DuckDB ran out of memory building %d orders; Python parses them",
@@ -231,11 +214,8 @@ class OrderSpool:
             )
             self._copy_in_python(orders, number)
 
-    def _copy(
-        self, con: duckdb.DuckDBPyConnection, orders: pa.Table, lines: pa.Table, number: int
-    ) -> None:
+    def _copy(self, con: duckdb.DuckDBPyConnection, orders: pa.Table, number: int) -> None:
         con.register("spooled_orders", orders)
-        con.register("spooled_lines", lines)
         try:
             for name, sql, more in (
                 ("orders", order_rows.ORDERS_SQL, {"synced_at": self._synced_at}),
@@ -252,7 +232,6 @@ class OrderSpool:
                     self._unusual_batches.add(number)
         finally:
             con.unregister("spooled_orders")
-            con.unregister("spooled_lines")
 
     def _copy_in_python(self, orders: pa.Table, number: int) -> None:
         """The batch's rows as :meth:`_copy` writes them, from the Python records.
