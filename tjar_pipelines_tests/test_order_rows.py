@@ -249,6 +249,30 @@ def test_an_unusual_order_is_parsed_by_python_and_counted_once(tmp_path):
     assert items_by_key(got_items) == items_by_key(want_items)
 
 
+def test_lines_are_the_objects_of_order_details_numbered_by_their_place(tmp_path):
+    shapes = [
+        [{"id": 1, "qty": 2}, 7, "x", None, [{"id": 9}], {"id": 2, "note": 1e16}],
+        {"id": 3},  # an object, not a list: no lines
+        "not a list",
+        None,
+        [],
+    ]
+    payloads = [
+        ({"identifier": n, "total_amount": 5, "order_details": shape}, DAYS[0])
+        for n, shape in enumerate(shapes, start=1)
+    ]
+    tables, spool = spooled_rows(payloads, tmp_path)
+    got_orders, got_items = tables[DAYS[0]]
+    assert spool.parsed_in_python == 0
+    counts = {row["identifier"]: row["item_count"] for row in got_orders.to_pylist()}
+    assert counts == {"1": 2, "2": 0, "3": 0, "4": 0, "5": 0}
+    lines = [(r["order_identifier"], r["line_number"]) for r in items_by_key(got_items)]
+    assert lines == [("1", 1), ("1", 6)]
+    want_orders, want_items = python_rows(payloads, DAYS[0])
+    assert by_key(got_orders, "identifier") == by_key(want_orders, "identifier")
+    assert items_by_key(got_items) == items_by_key(want_items)
+
+
 def test_the_sql_trims_exactly_what_str_strip_removes():
     import sys
 
