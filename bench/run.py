@@ -1,7 +1,8 @@
 """`make bench`: tjar_pipelines against the floor, a naive script and dlt, on the same data.
 
 For each size a simulator process serves two stores holding that many orders in total. Each
-contender runs in its own process against it, and reports wall seconds and its peak RSS:
+contender runs in its own process against it, and reports wall seconds, CPU seconds (its own
+threads and children, not the simulator's) and its peak RSS:
 
 * floor: every page of every store fetched with httpx and thrown away (the simulator's limit);
 * tjar_pipelines: `tjar-pipelines sync` (orders, order items, products -> lake and DuckDB);
@@ -151,22 +152,30 @@ def contender_main(name: str, spec: str) -> None:
     work = Path(tempfile.mkdtemp(prefix=f"bench-{name}-"))
     if name == "tjar_pipelines":
         import dagster  # noqa: F401  # a fixed start-up cost, like the interpreter's: not timed
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), _cpu_seconds()
     try:
         stores = [tuple(s) for s in args["stores"]]
         counts = globals()[name](stores, work, args["first"], args["last"])
-        seconds = time.perf_counter() - started
+        seconds, cpu = time.perf_counter() - started, _cpu_seconds() - cpu_started
     finally:
         shutil.rmtree(work, ignore_errors=True)  # a 1M run leaves gigabytes
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"seconds": seconds, "rss_mb": rss, "orders": counts["orders"]}))
+    print(json.dumps({"seconds": seconds, "cpu": cpu, "rss_mb": rss, "orders": counts["orders"]}))
+
+
+def _cpu_seconds() -> float:
+    """CPU time of this process (all its threads) and of the children it waited for."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
 def run_contender(
     name: str, stores, first: str, last: str, env: dict | None = None, repeat: int = 1
 ) -> dict:
-    """The contender's figures; with ``repeat``, its median wall time and highest RSS of as many
-    runs, one after the other against the same simulator, and the range of the wall times."""
+    """The contender's figures; with ``repeat``, its median wall and CPU times and highest RSS of
+    as many runs, one after the other against the same simulator, and the range of the wall
+    times."""
     runs = [_run_once(name, stores, first, last, env) for _ in range(repeat)]
     if failed := [r for r in runs if "error" in r]:
         return failed[0]
@@ -174,6 +183,7 @@ def run_contender(
     return {
         **runs[0],
         "seconds": statistics.median(walls),
+        "cpu": statistics.median(r["cpu"] for r in runs),
         "rss_mb": max(r["rss_mb"] for r in runs),
         "range": f" ({walls[0]:.1f}-{walls[-1]:.1f})" if repeat > 1 else "",
     }
@@ -222,13 +232,14 @@ def throughput(
         ours = results.get("tjar_pipelines", {}).get("seconds")
         for name, r in results.items():
             if "error" in r:
-                rows.append([f"{size:,}", name, "failed: " + r["error"], "", "", "", ""])
+                rows.append([f"{size:,}", name, "failed: " + r["error"], "", "", "", "", ""])
                 continue
             rows.append(
                 [
                     f"{size:,}",
                     name,
                     f"{r['seconds']:.1f}{r['range']}",
+                    f"{r['cpu']:.1f}",
                     f"{r['orders'] / r['seconds']:,.0f}",
                     f"{r['rss_mb']:.0f}",
                     f"{r['seconds'] / base:.2f}x" if base else "",
@@ -272,7 +283,7 @@ def rate_limited(rows: list[list[str]], orders_per_store: int = 6000, repeat: in
         sim.terminate()
         sim.wait()
     if "error" in result:
-        rows.append(["10 stores", "rate-limited", "failed: " + result["error"], "", "", "", ""])
+        rows.append(["10 stores", "rate-limited", "failed: " + result["error"], "", "", "", "", ""])
         return
     # Ideal: the busiest store's requests at its 10 per second (orders pages + 1 products
     # page), all stores at once.
@@ -283,6 +294,7 @@ def rate_limited(rows: list[list[str]], orders_per_store: int = 6000, repeat: in
             f"10x{orders_per_store:,}",
             "rate-limited",
             f"{wall:.1f}{result['range']}",
+            f"{result['cpu']:.1f}",
             f"{result['orders'] / wall:,.0f}",
             f"{result['rss_mb']:.0f}",
             f"ideal {ideal:.1f}s: {wall / ideal:.2f}x",
@@ -318,6 +330,7 @@ def main() -> int:
         "orders",
         "contender",
         "wall s",
+        "CPU s",
         "orders/s",
         "peak RSS MB",
         "vs floor",
