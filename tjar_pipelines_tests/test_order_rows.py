@@ -273,6 +273,21 @@ def test_lines_are_the_objects_of_order_details_numbered_by_their_place(tmp_path
     assert items_by_key(got_items) == items_by_key(want_items)
 
 
+def test_nan_in_an_order_written_by_the_fallback_is_null_in_every_raw(tmp_path):
+    # orjson refuses NaN, so the client reads this body with the standard library, which keeps
+    # 2**70 an int; orjson refuses that in turn, so the standard library writes the raw JSON.
+    body = b'{"identifier": 1, "ref": 1180591620717411303424, "order_details": [{"note": NaN}]}'
+    payload = loads(body)
+    tables, spool = spooled_rows([(payload, DAYS[0])], tmp_path)
+    got_orders, got_items = tables[DAYS[0]]
+    assert spool.parsed_in_python == 0
+    raw = got_orders["raw"][0].as_py()
+    assert "NaN" not in raw and json.loads(raw)["ref"] == 2**70
+    assert items_by_key(got_items)[0]["raw"] == {"note": None}
+    _, want_items = python_rows([(payload, DAYS[0])], DAYS[0])
+    assert items_by_key(got_items) == items_by_key(want_items)
+
+
 def test_the_sql_trims_exactly_what_str_strip_removes():
     import sys
 
