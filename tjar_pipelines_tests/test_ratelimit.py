@@ -58,3 +58,37 @@ def test_registry_shares_one_bucket_per_key():
     one = registry.get("acme", lambda: bucket(clock))
     assert registry.get("acme", lambda: bucket(clock)) is one
     assert registry.get("other", lambda: bucket(clock)) is not one
+
+
+def test_a_window_the_store_opens_is_used_at_once():
+    clock = FakeClock()
+    b = bucket(clock, rate=10.0, burst=10, window=1.0)
+    for left in range(9, -1, -1):  # a fixed window of 10 from the first answer on, all spent
+        b.acquire()
+        b.observe({"x-ratelimit-limit": "10", "x-ratelimit-remaining": str(left)})
+    assert b.acquire() == pytest.approx(1.0)  # until it ends
+    b.observe({"x-ratelimit-limit": "10", "x-ratelimit-remaining": "9"})  # a new one opened
+    assert [b.acquire() for _ in range(9)] == [0.0] * 9  # not 0.1 s apart
+    assert b.acquire() > 0.0
+
+
+def test_requests_on_their_way_count_against_what_the_store_says_is_left():
+    clock = FakeClock()
+    b = bucket(clock, rate=0.001, burst=10, window=10_000.0)
+    for _ in range(4):
+        b.acquire()
+    # The first answer says 5 are left; the other 3 requests will take 3 of them.
+    b.observe({"x-ratelimit-limit": "10", "x-ratelimit-remaining": "5"})
+    assert [b.acquire() for _ in range(2)] == [0.0, 0.0]
+    assert b.acquire() > 0.0
+
+
+def test_a_request_that_got_no_answer_no_longer_counts_as_on_its_way():
+    clock = FakeClock()
+    b = bucket(clock, rate=0.001, burst=10, window=10_000.0)
+    b.acquire()
+    b.acquire()
+    b.unanswered()  # a transport error
+    b.observe({"x-ratelimit-limit": "10", "x-ratelimit-remaining": "3"})
+    assert [b.acquire() for _ in range(3)] == [0.0, 0.0, 0.0]
+    assert b.acquire() > 0.0

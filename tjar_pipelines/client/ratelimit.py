@@ -16,8 +16,10 @@ class TokenBucket:
     """A thread-safe token bucket that follows what the store says about its own limit.
 
     Until the store sends ``X-RateLimit-Limit`` the bucket refills at the configured rate. Once
-    it does, the rate becomes ``limit / window`` and the tokens never exceed the store's
-    ``X-RateLimit-Remaining``, so a limit shared with other callers is respected too. A store
+    it does, the rate becomes ``limit / window`` and the tokens follow the store's
+    ``X-RateLimit-Remaining``, less the requests still on their way: never more (so a limit
+    shared with other callers is respected too), and, up to ``burst``, not fewer either (so a
+    window the store has just opened is used at once instead of at the average rate). A store
     that counts in fixed windows (Laravel does) says ``Remaining: limit - 1`` on the first
     request of a window; when ``Remaining`` reaches 0 every caller waits until that window
     ends instead of provoking a 429. A 429 pauses every caller until its ``Retry-After``.
@@ -42,6 +44,7 @@ class TokenBucket:
         self._updated = clock()
         self._paused_until = 0.0
         self._window_started: float | None = None
+        self._in_flight = 0  # requests sent that have not been answered yet
         self._lock = threading.Lock()
 
     @property
@@ -65,6 +68,7 @@ class TokenBucket:
                     wait = self._paused_until - now
                 elif self._tokens >= 1.0 - _EPSILON:
                     self._tokens = max(0.0, self._tokens - 1.0)
+                    self._in_flight += 1
                     return waited
                 else:
                     # Never a wait too small to move a float clock that reads in the thousands.
@@ -73,12 +77,13 @@ class TokenBucket:
             waited += wait
 
     def observe(self, headers: Mapping[str, str]) -> None:
-        """Adapts to ``X-RateLimit-Limit`` / ``X-RateLimit-Remaining`` of a response."""
+        """Adapts to the ``X-RateLimit-*`` headers of the answer to a request ``acquire`` let go."""
         limit = _int_header(headers, "x-ratelimit-limit")
         remaining = _int_header(headers, "x-ratelimit-remaining")
-        if limit is None and remaining is None:
-            return
         with self._lock:
+            self._in_flight = max(0, self._in_flight - 1)
+            if limit is None and remaining is None:
+                return
             now = self._clock()
             self._refill(now)
             if limit is not None and limit > 0:
@@ -87,11 +92,18 @@ class TokenBucket:
                 if remaining is not None and remaining >= limit - 1:
                     self._window_started = now
             if remaining is not None:
-                self._tokens = min(self._tokens, float(max(remaining, 0)))
+                # The store has not counted the requests still on their way.
+                allowed = float(max(remaining - self._in_flight, 0))
+                self._tokens = min(max(self._tokens, min(allowed, self._capacity)), allowed)
                 if remaining <= 0 and self._window_started is not None:
                     resume = self._window_started + self._window
                     self._paused_until = max(self._paused_until, resume)
                     self._tokens = 1.0  # the next window opens with at least one request
+
+    def unanswered(self) -> None:
+        """A request :meth:`acquire` let go got no answer (a transport error)."""
+        with self._lock:
+            self._in_flight = max(0, self._in_flight - 1)
 
     def pause(self, seconds: float) -> None:
         """Holds every caller of this store for ``seconds`` (after a 429)."""

@@ -100,6 +100,7 @@ class Requester:
             try:
                 response = self._http.request(method, path, params=params, json=json_body)
             except httpx.RequestError as exc:  # transport errors, and bodies that fail to decode
+                self._bucket.unanswered()
                 failure = self._error(
                     TjarTransportError,
                     f"{type(exc).__name__} talking to the store",
