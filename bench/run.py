@@ -202,6 +202,23 @@ def _run_once(name: str, stores, first: str, last: str, env: dict | None) -> dic
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+HEADER = [
+    "orders",
+    "contender",
+    "wall s",
+    "CPU s",
+    "orders/s",
+    "peak RSS MB",
+    "vs floor",
+    "vs tjar_pipelines",
+]
+
+
+def _failed(orders: str, contender: str, error: str) -> list[str]:
+    """The table row of a contender that failed, its other columns empty."""
+    return [orders, contender, "failed: " + error, *[""] * (len(HEADER) - 3)]
+
+
 def throughput(
     sizes: list[int], only: tuple[str, ...], rows: list[list[str]], repeat: int = 1
 ) -> None:
@@ -232,7 +249,7 @@ def throughput(
         ours = results.get("tjar_pipelines", {}).get("seconds")
         for name, r in results.items():
             if "error" in r:
-                rows.append([f"{size:,}", name, "failed: " + r["error"], "", "", "", "", ""])
+                rows.append(_failed(f"{size:,}", name, r["error"]))
                 continue
             rows.append(
                 [
@@ -283,7 +300,7 @@ def rate_limited(rows: list[list[str]], orders_per_store: int = 6000, repeat: in
         sim.terminate()
         sim.wait()
     if "error" in result:
-        rows.append(["10 stores", "rate-limited", "failed: " + result["error"], "", "", "", "", ""])
+        rows.append(_failed("10 stores", "rate-limited", result["error"]))
         return
     # Ideal: the busiest store's requests at its 10 per second (orders pages + 1 products
     # page), all stores at once.
@@ -326,22 +343,12 @@ def main() -> int:
     throughput(sizes, tuple(args.only.split(",")), rows, args.repeat)
     if not args.skip_scenarios:
         rate_limited(rows, repeat=args.repeat)
-    header = [
-        "orders",
-        "contender",
-        "wall s",
-        "CPU s",
-        "orders/s",
-        "peak RSS MB",
-        "vs floor",
-        "vs tjar_pipelines",
-    ]
-    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    widths = [max(len(str(r[i])) for r in [HEADER, *rows]) for i in range(len(HEADER))]
     print(
         f"{platform.node()} {platform.machine()}, {os.cpu_count()} cores, "
         f"python {platform.python_version()}, {dt.date.today()}"
     )
-    for row in [header, ["-" * w for w in widths], *rows]:
+    for row in [HEADER, ["-" * w for w in widths], *rows]:
         print("  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)))
     if not args.skip_scenarios:
         subprocess.run(
