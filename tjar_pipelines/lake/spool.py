@@ -35,7 +35,14 @@ from tjar_pipelines.client.records import order_line_count, record_identifier
 from tjar_pipelines.client.retrying import loads
 from tjar_pipelines.lake import order_rows
 from tjar_pipelines.lake.files import hold_lock
-from tjar_pipelines.lake.tables import ORDER_ITEMS, ORDERS, TIMESTAMP, orders_table, raw_json
+from tjar_pipelines.lake.tables import (
+    ORDER_ITEMS,
+    ORDERS,
+    TIMESTAMP,
+    empty_columns,
+    orders_table,
+    raw_json,
+)
 
 log = logging.getLogger("tjar_pipelines.lake.spool")
 
@@ -111,7 +118,7 @@ class OrderSpool:
         self._store, self._timezone, self._synced_at = store, timezone, synced_at
         self._batch_rows = batch_rows
         self._batch_bytes = 0
-        self._orders = _columns(SPOOLED_ORDERS)
+        self._orders = empty_columns(SPOOLED_ORDERS)
         self._batches = 0
         self._batches_of_day: dict[dt.date, list[int]] = {}
         self._unusual_batches: set[int] = set()  # those with rows whose ok is false
@@ -186,7 +193,7 @@ class OrderSpool:
             return
         days = set(self._orders["order_date"])
         orders = pa.Table.from_pydict(self._orders, schema=SPOOLED_ORDERS)
-        self._orders = _columns(SPOOLED_ORDERS)
+        self._orders = empty_columns(SPOOLED_ORDERS)
         self._batch_bytes = 0
         self._wait()  # at most one batch in DuckDB and one in the lists: bounded memory
         for day in days:
@@ -341,10 +348,6 @@ class OrderSpool:
                     for raw in rows.column("raw").slice(start, self._batch_rows).to_pylist()
                 ]
                 yield orders_table(parsed, self._synced_at)
-
-
-def _columns(schema: pa.Schema) -> dict[str, list[Any]]:
-    return {name: [] for name in schema.names}
 
 
 def _not_ok(rows: pa.Table) -> Any:

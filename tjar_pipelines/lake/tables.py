@@ -163,7 +163,8 @@ def _finite(value: Any) -> Any:
     return value
 
 
-def _columns(schema: pa.Schema) -> dict[str, list[Any]]:
+def empty_columns(schema: pa.Schema) -> dict[str, list[Any]]:
+    """One empty list per column of ``schema``, to gather rows into by column."""
     return {name: [] for name in schema.names}
 
 
@@ -175,8 +176,8 @@ def _table(columns: dict[str, list[Any]], schema: pa.Schema) -> pa.Table:
 
 def orders_table(orders: Iterable[Order], synced_at: dt.datetime) -> tuple[pa.Table, pa.Table]:
     """The ``orders`` and ``order_items`` rows of some orders (built column by column)."""
-    o_cols = _columns(ORDERS)
-    i_cols = _columns(ORDER_ITEMS)
+    o_cols = empty_columns(ORDERS)
+    i_cols = empty_columns(ORDER_ITEMS)
     for o in orders:
         values = (
             o.store, o.identifier, o.order_number, o.status, o.payment_status,
