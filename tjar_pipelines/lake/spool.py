@@ -336,12 +336,7 @@ class OrderSpool:
 
     def _parsed(self, day: dt.date, unusual: set[str]) -> Iterator[tuple[pa.Table, pa.Table]]:
         """The rows of the ``unusual`` orders of ``day`` from the Python records, in batches."""
-        wanted = pa.array(sorted(unusual), pa.string())
-        for rows in self._day_rows(
-            "orders",
-            day,
-            lambda t: pc.call_function("is_in", [t["identifier"]], pc.SetLookupOptions(wanted)),
-        ):
+        for rows in self._day_rows("orders", day, lambda t: _is_in(t["identifier"], unusual)):
             for start in range(0, rows.num_rows, self._batch_rows):
                 parsed = [
                     self._python_order(raw, day)
@@ -357,10 +352,15 @@ def _not_ok(rows: pa.Table) -> Any:
     )
 
 
+def _is_in(values: Any, identifiers: set[str]) -> Any:
+    """A mask of the ``values`` that are one of ``identifiers``."""
+    wanted = pa.array(sorted(identifiers), pa.string())
+    return pc.call_function("is_in", [values], pc.SetLookupOptions(wanted))
+
+
 def _without(table: pa.Table, column: str, identifiers: set[str]) -> pa.Table:
     """The rows of ``table`` whose ``column`` is not one of ``identifiers``."""
-    keep = [value not in identifiers for value in table[column].to_pylist()]
-    return table.filter(pa.array(keep, type=pa.bool_()))
+    return table.filter(pc.call_function("invert", [_is_in(table[column], identifiers)]))
 
 
 def _all_ok(path: Path) -> bool:
