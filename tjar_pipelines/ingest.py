@@ -15,7 +15,7 @@ import duckdb
 import pyarrow as pa
 
 from tjar_pipelines.client import TjarClient
-from tjar_pipelines.client.records import local_date, order_instants, record_identifier
+from tjar_pipelines.client.records import local_date, order_instants
 from tjar_pipelines.lake.files import Lake
 from tjar_pipelines.lake.spool import OrderSpool
 from tjar_pipelines.lake.tables import products_table
@@ -136,16 +136,16 @@ def _sync_window(
 ) -> None:
     timezone = client.connection.timezone
     undated: set[str] = set()
-    for payload in client.iter_order_payloads(first, last):
-        created, updated = order_instants(payload, timezone)
+    for record in client.iter_order_records(first, last):
+        created, updated = order_instants(record.head, timezone)
         day = local_date(created, timezone)
         if day is None:
             if first == last:  # a one-day window places its undated orders itself
-                spool.add(payload, created, updated, first)
+                spool.add(record, created, updated, first)
             else:
-                undated.add(record_identifier(payload) or "")
+                undated.add(record.identifier or "")
         elif first <= day <= last:
-            spool.add(payload, created, updated, day)
+            spool.add(record, created, updated, day)
         else:
             report.outside_window += 1
     scan = client.last_scan
@@ -200,11 +200,11 @@ def _place_undated(
     )
     timezone = client.connection.timezone
     for day in _days(first, last):
-        for payload in client.iter_order_payloads(day, day):
-            created, updated = order_instants(payload, timezone)
-            ident = record_identifier(payload) or ""
+        for record in client.iter_order_records(day, day):
+            created, updated = order_instants(record.head, timezone)
+            ident = record.identifier or ""
             if created is None and ident in undated:
-                spool.add(payload, created, updated, day)
+                spool.add(record, created, updated, day)
                 undated.discard(ident)
     if undated:
         raise RuntimeError(

@@ -7,7 +7,7 @@ import logging
 
 import pytest
 
-from tjar_pipelines.client import ClientSettings
+from tjar_pipelines.client import ClientSettings, TjarClient
 from tjar_pipelines.simulator import Faults
 from tjar_pipelines.simulator.config import PAGINATION_SHAPES
 from tjar_pipelines.simulator.store import FIRST_PRODUCT_ID
@@ -18,14 +18,22 @@ LAST = dt.date(2026, 5, 11)
 MIDDLE = (dt.date(2026, 4, 25), dt.date(2026, 5, 1))
 
 
+def _identifiers(client: TjarClient, reader: str, first: dt.date, last: dt.date) -> list[str]:
+    """The orders' identifiers as the records read them, or as the bulk loads do."""
+    if reader == "records":
+        return [o.identifier for o in client.iter_orders(first, last)]
+    return [r.identifier or "" for r in client.iter_order_records(first, last)]
+
+
+@pytest.mark.parametrize("reader", ["records", "bulk"])
 @pytest.mark.parametrize("order", ["newest", "oldest"])
 @pytest.mark.parametrize("max_per_page", [100, 7])
 @pytest.mark.parametrize("shape", PAGINATION_SHAPES)
-def test_every_order_exactly_once(simulator, shape, max_per_page, order):
+def test_every_order_exactly_once(simulator, shape, max_per_page, order, reader):
     server = simulator(sim_config(pagination=shape, max_per_page=max_per_page, list_order=order))
     with sim_client(server) as client:
         for first, last in ((FIRST, LAST), MIDDLE):
-            ids = [o.identifier for o in client.iter_orders(first, last)]
+            ids = _identifiers(client, reader, first, last)
             assert len(ids) == len(set(ids))
             assert set(ids) == expected_ids(server, "acme", first, last)
             assert ids
@@ -50,17 +58,23 @@ def test_silent_clamp_is_noticed_and_costs_no_rows(simulator, shape, caplog):
     assert "serves at most 13 records per page (asked for 100)" in caplog.text
 
 
+@pytest.mark.parametrize("reader", ["records", "bulk"])
 @pytest.mark.parametrize("order", ["newest", "oldest"])
 @pytest.mark.parametrize("shape", PAGINATION_SHAPES)
-def test_orders_created_during_the_scan_are_all_returned_once(simulator, shape, order):
+def test_orders_created_during_the_scan_are_all_returned_once(simulator, shape, order, reader):
     """New orders arriving between pages shift older ones; the result is still exact."""
     server = simulator(sim_config(pagination=shape, max_per_page=20, list_order=order))
     store = server.simulator.stores["acme"]
     today = dt.datetime.fromtimestamp(ANCHOR_EPOCH, store.zone).date()
     with sim_client(server) as client:
         ids: list[str] = []
-        for n, o in enumerate(client.iter_orders(FIRST, today)):
-            ids.append(o.identifier)
+        read = (
+            (o.identifier for o in client.iter_orders(FIRST, today))
+            if reader == "records"
+            else (r.identifier or "" for r in client.iter_order_records(FIRST, today))
+        )
+        for n, ident in enumerate(read):
+            ids.append(ident)
             if n in (5, 45, 130):
                 for _ in range(7):
                     store.create_order(ANCHOR_EPOCH)

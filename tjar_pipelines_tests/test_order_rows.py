@@ -21,6 +21,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tjar_pipelines.client import Order
+from tjar_pipelines.client.pagination import parse_page
+from tjar_pipelines.client.raw_records import RawRecord, decode_list_body
 from tjar_pipelines.client.records import order_instants
 from tjar_pipelines.client.retrying import loads
 from tjar_pipelines.lake.spool import OrderSpool
@@ -86,13 +88,17 @@ Payloads = list[tuple[dict[str, Any], dt.date]]
 
 
 def spooled_rows(
-    payloads: Payloads, folder: Path, days: Sequence[dt.date] = DAYS, **options: Any
+    payloads: Sequence[tuple[dict[str, Any] | RawRecord, dt.date]],
+    folder: Path,
+    days: Sequence[dt.date] = DAYS,
+    **options: Any,
 ) -> tuple[dict[dt.date, tuple[pa.Table, pa.Table]], OrderSpool]:
     """Each day's rows of ``payloads`` through a spool (discarded after), and the spool."""
     spool = OrderSpool(folder, "acme", ZONE, SYNCED, **options)
     try:
         for payload, day in payloads:
-            spool.add(payload, *order_instants(payload, ZONE), day)
+            record = payload if isinstance(payload, RawRecord) else RawRecord.of(payload)
+            spool.add(record, *order_instants(record.head, ZONE), day)
         tables = {day: whole_day(spool, day) for day in days}
     finally:
         spool.discard()
@@ -188,15 +194,32 @@ def test_orders_as_tjar_sends_them_take_the_sql_path(simulator, tmp_path):
     server = simulator()
     day = dt.date(2026, 5, 10)
     with sim_client(server) as client:
-        payloads = list(client.iter_order_payloads(day - dt.timedelta(days=19), day))
-    assert len(payloads) > 100
-    tables, spool = spooled_rows([(p, day) for p in payloads], tmp_path, [day])
+        records = list(client.iter_order_records(day - dt.timedelta(days=19), day))
+    assert len(records) > 100
+    tables, spool = spooled_rows([(r, day) for r in records], tmp_path, [day])
     got_orders, got_items = tables[day]
     assert spool.parsed_in_python == 0
     assert not spool._unusual_batches, "no batch file was read again for unusual orders"
-    want_orders, want_items = python_rows([(p, day) for p in payloads], day)
+    assert got_orders["raw"].to_pylist() == [r.json.decode() for r in records]
+    want_orders, want_items = python_rows([(loads(r.json), day) for r in records], day)
     assert by_key(got_orders, "identifier") == by_key(want_orders, "identifier")
     assert items_by_key(got_items) == items_by_key(want_items)
+
+
+def test_every_order_keeps_the_json_the_store_sent(tmp_path):
+    body = (
+        b'{"data": {"orders": [\n'
+        b'  {"identifier": 1, "total_amount": 10.50, "name": "\\u0644"},\n'
+        b'  {"identifier": 2, "total_amount": "1e3", "name": "\\u0644"}\n]}}'
+    )
+    records = parse_page(decode_list_body(body, "orders"), "orders").items
+    tables, spool = spooled_rows([(r, DAYS[0]) for r in records], tmp_path)
+    got_orders, _ = tables[DAYS[0]]
+    assert spool.parsed_in_python == 1  # the unusual one too
+    assert sorted(got_orders["raw"].to_pylist()) == [
+        '{"identifier": 1, "total_amount": 10.50, "name": "\\u0644"}',
+        '{"identifier": 2, "total_amount": "1e3", "name": "\\u0644"}',
+    ]
 
 
 def test_a_batch_duckdb_cannot_hold_is_built_by_python(monkeypatch, tmp_path):
@@ -228,7 +251,7 @@ def test_a_spool_removed_under_a_running_sync_fails_instead_of_writing_nothing(t
     payload = {"identifier": 1, "order_details": []}
     spool = OrderSpool(tmp_path, "acme", ZONE, SYNCED)
     try:
-        spool.add(payload, *order_instants(payload, ZONE), DAYS[0])
+        spool.add(RawRecord.of(payload), *order_instants(payload, ZONE), DAYS[0])
         whole_day(spool, DAYS[1])  # the rows are built
         shutil.rmtree(spool.folder)
         with pytest.raises(RuntimeError, match=r"store acme: the spool .* is gone"):

@@ -21,6 +21,7 @@ from tjar_pipelines import __version__
 from tjar_pipelines.client.errors import TjarPaginationError, TjarResponseError
 from tjar_pipelines.client.pagination import Page, PageShapeError, parse_page
 from tjar_pipelines.client.ratelimit import SHARED_BUCKETS, BucketRegistry, Sleep, TokenBucket
+from tjar_pipelines.client.raw_records import RawRecord, decode_list_body
 from tjar_pipelines.client.records import (
     Order,
     Product,
@@ -209,6 +210,22 @@ class TjarClient:
             ValueError: ``date_to`` is before ``date_from``.
             TjarError: The store could not be read completely.
         """
+        return self._iter_orders_raw(date_from, date_to, records=False)
+
+    def iter_order_records(self, date_from: dt.date, date_to: dt.date) -> Iterator[RawRecord]:
+        """The orders of :meth:`iter_orders` as the JSON the store sent, barely decoded.
+
+        For bulk loads that parse many orders at once (the lake does it in DuckDB); each
+        record has a usable ``identifier`` (or ``id``). See
+        :mod:`tjar_pipelines.client.raw_records`.
+
+        Raises:
+            ValueError: ``date_to`` is before ``date_from``.
+            TjarError: The store could not be read completely.
+        """
+        return self._iter_orders_raw(date_from, date_to, records=True)
+
+    def _iter_orders_raw(self, date_from: dt.date, date_to: dt.date, *, records: bool) -> Any:
         if date_to < date_from:
             raise ValueError(
                 f"store {self.store}: date_to {date_to} is before date_from {date_from}"
@@ -218,7 +235,7 @@ class TjarClient:
             self.settings.date_to_param: date_to.isoformat(),
         }
         live = date_to >= self.store_today() - dt.timedelta(days=self.settings.live_window_days)
-        return self.iter_raw("/orders", "orders", params=params, live=live)
+        return self.iter_raw("/orders", "orders", params=params, live=live, records=records)
 
     def get_order(self, order_identifier: str | int) -> Order:
         """One order by its ``identifier``.
@@ -276,8 +293,8 @@ class TjarClient:
     # Paging
 
     def iter_raw(
-        self, path: str, list_key: str, *, params: Params, live: bool
-    ) -> Iterator[dict[str, Any]]:
+        self, path: str, list_key: str, *, params: Params, live: bool, records: bool = False
+    ) -> Iterator[Any]:
         """Every record of a paged list, each exactly once, as the store's JSON objects.
 
         Page numbers are not a stable cursor: a record created while the pages are read pushes
@@ -300,6 +317,7 @@ class TjarClient:
             list_key: Key of the records inside ``data``.
             params: Filters sent with every page.
             live: Whether records can appear in this list while it is read.
+            records: Yield :class:`RawRecord` objects instead of decoded dicts.
 
         Raises:
             TjarPaginationError: The pages do not add up, so records could be missing.
@@ -308,9 +326,11 @@ class TjarClient:
         seen = SeenIds()
         pages = 0
 
-        def read(head_only: bool) -> Generator[dict[str, Any], None, _Totals]:
+        def read(head_only: bool) -> Generator[Any, None, _Totals]:
             nonlocal pages
-            totals = yield from self._read_pages(path, list_key, params, seen, head_only=head_only)
+            totals = yield from self._read_pages(
+                path, list_key, params, seen, head_only=head_only, records=records
+            )
             pages += totals.pages
             self.last_scan = ScanResult(len(seen), totals.last, pages)
             return totals
@@ -362,7 +382,8 @@ class TjarClient:
         seen: SeenIds,
         *,
         head_only: bool,
-    ) -> Generator[dict[str, Any], None, _Totals]:
+        records: bool,
+    ) -> Generator[Any, None, _Totals]:
         """Reads pages from the first on; returns the totals the store reported on the way.
 
         A ``head_only`` read stops at the first page that holds nothing new.
@@ -370,10 +391,11 @@ class TjarClient:
         settings = self.settings
         requested = settings.per_page
         totals = _Totals()
+        decode = functools.partial(decode_list_body, list_key=list_key) if records else None
 
         def fetch(number: int) -> tuple[Params, dict[str, Any]]:
             query = {**params, settings.page_param: number, settings.per_page_param: requested}
-            return query, self._requester.request("GET", path, params=query)
+            return query, self._requester.request("GET", path, params=query, decode=decode)
 
         pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tjar-prefetch")
         try:
@@ -396,7 +418,7 @@ class TjarClient:
         totals: _Totals,
         *,
         head_only: bool,
-    ) -> Generator[dict[str, Any], None, _Totals]:
+    ) -> Generator[Any, None, _Totals]:
         settings = self.settings
         requested = settings.per_page
         previous_ids: list[str] | None = None
@@ -426,7 +448,7 @@ class TjarClient:
             ids: list[str] = []
             fresh = 0
             for item in page.items:
-                ident = record_identifier(item)
+                ident = item.identifier if isinstance(item, RawRecord) else record_identifier(item)
                 if ident is None:
                     raise self._bad_body(
                         path, query, f"a record of data.{list_key} has no identifier"

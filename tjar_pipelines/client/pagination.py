@@ -15,6 +15,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from tjar_pipelines.client.raw_records import RawRecord
+
 _CURRENT = ("current_page", "currentPage", "page")
 _LAST = ("last_page", "lastPage", "totalPages", "total_pages", "pages")
 _PER_PAGE = ("per_page", "perPage", "page_size", "limit")
@@ -26,7 +28,8 @@ class Page:
     """One page of a list, with whatever the server said about the rest.
 
     Attributes:
-        items: The records on this page.
+        items: The records on this page: JSON objects, or :class:`RawRecord` for a body
+            read by :func:`~tjar_pipelines.client.raw_records.decode_list_body`.
         current_page: Page number the server says it served, if it said.
         last_page: Number of the last page, if the server said.
         per_page: Page size the server actually used, if it said (reveals a silent clamp).
@@ -34,7 +37,7 @@ class Page:
         has_next: Whether a ``next`` link exists; ``None`` when the server gives no links.
     """
 
-    items: list[dict[str, Any]]
+    items: list[Any]
     current_page: int | None = None
     last_page: int | None = None
     per_page: int | None = None
@@ -68,7 +71,7 @@ def parse_page(body: Mapping[str, Any], list_key: str) -> Page:
         items, container = body[list_key], {}
     else:
         raise PageShapeError(f"no list under data.{list_key}")
-    if not all(isinstance(item, Mapping) for item in items):
+    if not all(isinstance(item, Mapping | RawRecord) for item in items):
         raise PageShapeError(f"data.{list_key} holds something other than objects")
 
     meta: Mapping[str, Any] = {}

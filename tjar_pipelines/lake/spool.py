@@ -31,7 +31,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from tjar_pipelines.client import Order
-from tjar_pipelines.client.records import order_line_count, record_identifier
+from tjar_pipelines.client.raw_records import RawRecord
 from tjar_pipelines.client.retrying import loads
 from tjar_pipelines.lake import order_rows
 from tjar_pipelines.lake.files import hold_lock
@@ -41,7 +41,6 @@ from tjar_pipelines.lake.tables import (
     TIMESTAMP,
     empty_columns,
     orders_table,
-    raw_json,
 )
 
 log = logging.getLogger("tjar_pipelines.lake.spool")
@@ -130,7 +129,7 @@ class OrderSpool:
 
     def add(
         self,
-        payload: Mapping[str, Any],
+        record: RawRecord,
         created: dt.datetime | None,
         updated: dt.datetime | None,
         day: dt.date,
@@ -139,14 +138,13 @@ class OrderSpool:
         if self._closed:
             raise RuntimeError("orders cannot be added once the rows were read")
         orders = self._orders
-        orders["identifier"].append(record_identifier(payload))
+        orders["identifier"].append(record.identifier)
         orders["created_at"].append(created)
         orders["updated_at"].append(updated)
         orders["order_date"].append(day)
-        orders["line_count"].append(order_line_count(payload))
-        text = raw_json(payload)
-        orders["raw"].append(text)
-        self._batch_bytes += len(text)
+        orders["line_count"].append(record.line_count)
+        orders["raw"].append(record.json)
+        self._batch_bytes += len(record.json)
         self.rows += 1
         if len(orders["raw"]) >= self._batch_rows or self._batch_bytes >= BATCH_BYTES:
             self._submit()
@@ -338,11 +336,12 @@ class OrderSpool:
         """The rows of the ``unusual`` orders of ``day`` from the Python records, in batches."""
         for rows in self._day_rows("orders", day, lambda t: _is_in(t["identifier"], unusual)):
             for start in range(0, rows.num_rows, self._batch_rows):
-                parsed = [
-                    self._python_order(raw, day)
-                    for raw in rows.column("raw").slice(start, self._batch_rows).to_pylist()
-                ]
-                yield orders_table(parsed, self._synced_at)
+                raws = rows.column("raw").slice(start, self._batch_rows)
+                parsed = [self._python_order(raw, day) for raw in raws.to_pylist()]
+                orders, items = orders_table(parsed, self._synced_at)
+                # Their raw stays the JSON as the store sent it, like every other order's.
+                raw = orders.schema.get_field_index("raw")
+                yield orders.set_column(raw, "raw", raws.cast(pa.string())), items
 
 
 def _not_ok(rows: pa.Table) -> Any:

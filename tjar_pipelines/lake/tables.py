@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
-import math
 from collections.abc import Iterable, Mapping
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
-import orjson
 import pyarrow as pa
 
 from tjar_pipelines.client import Order, Product
+from tjar_pipelines.client.raw_records import raw_json
 
 MONEY = pa.decimal128(18, 2)
 TIMESTAMP = pa.timestamp("us", tz="UTC")
@@ -138,29 +136,6 @@ def bounded(value: int | None, bits: int) -> int | None:
     """``value`` if a signed ``bits``-bit column holds it, else ``None`` (``raw`` keeps it)."""
     limit = 1 << (bits - 1)
     return value if value is not None and -limit <= value < limit else None
-
-
-def raw_json(raw: Mapping[str, Any]) -> str:
-    """The record's JSON as text (orjson: the same JSON, an order of magnitude faster).
-
-    Always strict JSON: NaN and the infinities (which a body read by the standard library may
-    hold) are written as null, by orjson and by the fallback alike.
-    """
-    try:
-        return orjson.dumps(raw).decode()
-    except TypeError:  # integers beyond 64 bits and other oddities the standard library takes
-        return json.dumps(_finite(raw), ensure_ascii=False, separators=(",", ":"), default=str)
-
-
-def _finite(value: Any) -> Any:
-    """``value`` with every NaN and infinity replaced by None, as orjson writes them."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, Mapping):
-        return {key: _finite(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [_finite(item) for item in value]
-    return value
 
 
 def empty_columns(schema: pa.Schema) -> dict[str, list[Any]]:
