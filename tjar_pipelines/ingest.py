@@ -66,12 +66,18 @@ def _days(first: dt.date, last: dt.date) -> list[dt.date]:
 
 
 def windows(first: dt.date, last: dt.date, size: int) -> list[tuple[dt.date, dt.date]]:
-    """``first..last`` cut into consecutive ``(first, last)`` windows of at most ``size`` days."""
+    """``first..last`` cut into consecutive ``(first, last)`` windows of ``size`` days.
+
+    A last window shorter than a quarter of ``size`` joins the one before: 33 days in windows
+    of 31 are one window, not a month and a run (or a scan, with its requests) for two days.
+    """
     cuts = []
     while first <= last:
         end = min(last, first + dt.timedelta(days=size - 1))
         cuts.append((first, end))
         first = end + dt.timedelta(days=1)
+    if len(cuts) > 1 and (cuts[-1][1] - cuts[-1][0]).days + 1 < size // 4:
+        cuts[-2:] = [(cuts[-2][0], cuts[-1][1])]
     return cuts
 
 
@@ -85,7 +91,8 @@ def sync_order_days(
 ) -> SyncReport:
     """Replaces the ``orders`` and ``order_items`` slices of ``days`` for the client's store.
 
-    Days are read in contiguous windows of at most ``max_window_days`` (one list scan each),
+    Days are read in contiguous windows of ``max_window_days`` (one list scan each; a short
+    last one joins the one before, see :func:`windows`),
     and every day of a window is written, empty or not, once the whole window has been read:
     a failure while reading leaves every slice of the window as it was, and each slice is
     replaced in one atomic step, so a failure while writing leaves each slice old or new.

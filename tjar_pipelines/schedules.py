@@ -25,7 +25,7 @@ def order_day_key(day: dt.date, slug: str) -> str:
 def order_run_requests(
     registry: Registry, tick: dt.datetime, days_back: int, kind: str
 ) -> list[dg.RunRequest]:
-    """One run per store (or per month of days) covering the store's today and ``days_back``."""
+    """Runs covering each store's today and ``days_back``: one per month of days (``windows``)."""
     requests = []
     for store in registry.stores:
         today = tick.astimezone(ZoneInfo(store.timezone)).date()

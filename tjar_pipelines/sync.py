@@ -1,6 +1,7 @@
 """Sync stores now, through the same Dagster definitions the UI and the schedules use.
 
-Orders are synced in runs of at most a month per store, then products, then the analyst assets.
+Orders are synced in runs of a month per store (a few days left over join the last month),
+then products, then the analyst assets.
 Runs go to the Dagster instance of DAGSTER_HOME when it is set (so they show in the UI), else
 to a throwaway one. Prints each run as it goes (its stores and days, then the rows written per
 table and the seconds taken, or why it failed), then the rows per store. Exits non-zero if any

@@ -241,6 +241,11 @@ def test_a_batch_duckdb_cannot_hold_is_built_by_python(monkeypatch, tmp_path):
     want_orders, want_items = python_rows(payloads, DAYS[0])
     assert by_key(got_orders, "identifier") == by_key(want_orders, "identifier")
     assert items_by_key(got_items) == items_by_key(want_items)
+    # and the orders' JSON stays as the store sent it
+    body = b'{"data": [{"identifier": 9, "total_amount": 10.50, "name": "\\u0644"}]}'
+    records = parse_page(decode_list_body(body, "orders"), "orders").items
+    tables, _ = spooled_rows([(r, DAYS[0]) for r in records], tmp_path)
+    assert tables[DAYS[0]][0]["raw"].to_pylist() == [records[0].json.decode()]
 
 
 def test_a_spool_removed_under_a_running_sync_fails_instead_of_writing_nothing(tmp_path):

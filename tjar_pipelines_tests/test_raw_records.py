@@ -93,12 +93,31 @@ def test_a_page_msgspec_refuses_is_decoded_whole_and_written_strict():
     assert (record.identifier, record.line_count) == ("1", 1)
 
 
+def test_a_number_beyond_a_double_in_a_field_read_here_is_read_as_before():
+    content = b'{"data": {"orders": [{"identifier": 1, "updated_at": 1e400, "n": 1e400}]}}'
+    [record] = parse_page(decode_list_body(content, "orders"), "orders").items
+    [item] = parse_page(decode_object(content), "orders").items
+    assert record.identifier == "1" and order_instants(record.head, ZONE) == (None, None)
+    assert loads(record.json) == {**item, "updated_at": None, "n": None}  # written as null
+
+
+def test_a_lone_surrogate_is_kept_as_a_replacement_character(caplog):
+    content = b'{"data": {"orders": [{"identifier": 1, "city": "a\\ud800b"}]}}'
+    [record] = parse_page(decode_list_body(content, "orders"), "orders").items
+    assert loads(record.json) == {"identifier": 1, "city": "a\ufffdb"}
+    assert "not valid Unicode" in caplog.text
+
+
 @pytest.mark.parametrize(
     ("content", "problem"),
     [
         (b'{"data": {"orders": [{"identifier": 1, "name": "\xff"}]}}', "utf-8"),
         (b'[{"identifier": 1}]', "top level is list"),
         (b'{"data": {"orders": [{"identifier": 1}]}} and more', "Extra data"),
+        (
+            b'{"data": {"orders": [{"identifier": 1, "x": ' + b"[" * 5000 + b"]" * 5000 + b"}]}}",
+            "nested too deep",
+        ),
     ],
 )
 def test_a_broken_body_is_refused(content, problem):

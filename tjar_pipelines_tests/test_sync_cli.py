@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import re
+
+import pytest
 
 from tjar_pipelines.cli import main
 from tjar_pipelines_tests.conftest import expected_ids, sim_config, spec
@@ -139,6 +142,21 @@ def test_plan_groups_neighbouring_stores():
         (("d",), "products_job"),
     ]
     assert plan(registry, [], {"orders"}, None, None, now) == []
+
+
+@pytest.mark.parametrize(
+    ("days", "runs"),
+    [(1, [1]), (31, [31]), (33, [33]), (37, [37]), (38, [31, 7]), (62, [31, 31]), (66, [31, 35])],
+)
+def test_runs_are_months_and_a_short_tail_joins_the_last(days, runs):
+    from tjar_pipelines.ingest import windows
+
+    first = dt.date(2026, 1, 1)
+    cuts = windows(first, first + dt.timedelta(days=days - 1), 31)
+    assert [(b - a).days + 1 for a, b in cuts] == runs
+    assert cuts[0][0] == first and all(
+        b + dt.timedelta(days=1) == c for (_, b), (c, _) in itertools.pairwise(cuts)
+    )
 
 
 def test_only_a_throwaway_instance_gets_one_planned_event_per_asset(

@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal, overload
 from urllib.parse import quote
 
 import httpx
@@ -201,16 +201,16 @@ class TjarClient:
             )
 
     def iter_order_payloads(self, date_from: dt.date, date_to: dt.date) -> Iterator[dict[str, Any]]:
-        """The orders of :meth:`iter_orders` as the store's JSON objects, left unparsed.
+        """The orders of :meth:`iter_orders` as the store's JSON objects, decoded, not parsed.
 
-        For bulk loads that parse many orders at once (the lake does it in DuckDB); each
-        object has a usable ``identifier`` (or ``id``).
+        Each object has a usable ``identifier`` (or ``id``).
 
         Raises:
             ValueError: ``date_to`` is before ``date_from``.
             TjarError: The store could not be read completely.
         """
-        return self._iter_orders_raw(date_from, date_to, records=False)
+        params, live = self._order_scan(date_from, date_to)
+        return self.iter_raw("/orders", "orders", params=params, live=live)
 
     def iter_order_records(self, date_from: dt.date, date_to: dt.date) -> Iterator[RawRecord]:
         """The orders of :meth:`iter_orders` as the JSON the store sent, barely decoded.
@@ -223,9 +223,11 @@ class TjarClient:
             ValueError: ``date_to`` is before ``date_from``.
             TjarError: The store could not be read completely.
         """
-        return self._iter_orders_raw(date_from, date_to, records=True)
+        params, live = self._order_scan(date_from, date_to)
+        return self.iter_raw("/orders", "orders", params=params, live=live, records=True)
 
-    def _iter_orders_raw(self, date_from: dt.date, date_to: dt.date, *, records: bool) -> Any:
+    def _order_scan(self, date_from: dt.date, date_to: dt.date) -> tuple[Params, bool]:
+        """The filters of ``GET /orders`` for the days, and whether orders can still arrive."""
         if date_to < date_from:
             raise ValueError(
                 f"store {self.store}: date_to {date_to} is before date_from {date_from}"
@@ -235,7 +237,7 @@ class TjarClient:
             self.settings.date_to_param: date_to.isoformat(),
         }
         live = date_to >= self.store_today() - dt.timedelta(days=self.settings.live_window_days)
-        return self.iter_raw("/orders", "orders", params=params, live=live, records=records)
+        return params, live
 
     def get_order(self, order_identifier: str | int) -> Order:
         """One order by its ``identifier``.
@@ -291,6 +293,22 @@ class TjarClient:
         self._requester.request("DELETE", f"/webhooks/{_segment(webhook_identifier)}")
 
     # Paging
+
+    @overload
+    def iter_raw(
+        self,
+        path: str,
+        list_key: str,
+        *,
+        params: Params,
+        live: bool,
+        records: Literal[False] = False,
+    ) -> Iterator[dict[str, Any]]: ...
+
+    @overload
+    def iter_raw(
+        self, path: str, list_key: str, *, params: Params, live: bool, records: Literal[True]
+    ) -> Iterator[RawRecord]: ...
 
     def iter_raw(
         self, path: str, list_key: str, *, params: Params, live: bool, records: bool = False

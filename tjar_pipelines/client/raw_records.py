@@ -9,14 +9,21 @@ Each record's text is copied out of its page (1 us): with records pointing into 
 a sync of 100,000 orders grew by 200 MB as it ran; with copies it stays flat (measured).
 
 Records are kept exactly as the store wrote them, whitespace and escapes included. A page
-msgspec refuses (``NaN``, a lone surrogate escape: JSON the standard library still reads) is
-decoded as a whole and its records written out again (:func:`raw_json`).
+msgspec refuses (``NaN``, ``1e400`` in a field it decodes, a lone surrogate escape: JSON the
+standard library still reads) is decoded as a whole and its records written out again
+(:func:`raw_json`).
+
+One difference remains from pages decoded whole: an object that repeats a key (which JSON
+leaves undefined, and which PHP, Tjar's language, cannot write) keeps both in the text. DuckDB
+reads the first, Python's decoders the last, so such an order's columns may mix both.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -27,7 +34,10 @@ import orjson
 from tjar_pipelines.client.records import order_line_count, record_identifier
 from tjar_pipelines.client.retrying import decode_object
 
+log = logging.getLogger("tjar_pipelines.client")
+
 Json = dict[str, Any]
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class _Head(msgspec.Struct):
@@ -81,13 +91,22 @@ class RawRecord:
 def raw_json(raw: Mapping[str, Any]) -> str:
     """The record's JSON as text (orjson: the same JSON, an order of magnitude faster).
 
-    Always strict JSON: NaN and the infinities (which a body read by the standard library may
-    hold) are written as null, by orjson and by the fallback alike.
+    Always strict JSON in valid UTF-8: NaN and the infinities (which a body read by the standard
+    library may hold) are written as null, by orjson and by the fallback alike, and a lone
+    surrogate (an escape from U+D800 to U+DFFF alone, which the standard library reads) as
+    U+FFFD.
     """
     try:
         return orjson.dumps(raw).decode()
     except TypeError:  # integers beyond 64 bits and other oddities the standard library takes
-        return json.dumps(_finite(raw), ensure_ascii=False, separators=(",", ":"), default=str)
+        text = json.dumps(_finite(raw), ensure_ascii=False, separators=(",", ":"), default=str)
+    if _SURROGATE.search(text):
+        log.warning(
+            "a record holds text that is not valid Unicode (a lone surrogate, U+D800 to "
+            "U+DFFF); each is kept as U+FFFD"
+        )
+        text = _SURROGATE.sub("\ufffd", text)
+    return text
 
 
 def _finite(value: Any) -> Any:
@@ -113,9 +132,15 @@ def decode_list_body(content: bytes, list_key: str) -> Json:
     """
     content.decode()  # UTF-8 is checked once here: msgspec does not check the text it skips
     try:
-        top = _OBJECT.decode(content)
-    except msgspec.DecodeError:  # also a top level that is not an object: said as usual
+        return _lazy_body(content, list_key)
+    except (msgspec.DecodeError, RecursionError):
+        # JSON msgspec refuses or cannot hold (NaN, 1e400 in a field it decodes, a lone
+        # surrogate escape, deep nesting), and a top level that is not an object: as a whole.
         return _decoded_body(content, list_key)
+
+
+def _lazy_body(content: bytes, list_key: str) -> Json:
+    top = _OBJECT.decode(content)
     body: Json = {}
     for key, value in top.items():
         if key == "data" and _starts(value, b"{"):
@@ -173,7 +198,10 @@ def _starts(raw: msgspec.Raw, char: bytes) -> bool:
 
 def _decoded_body(content: bytes, list_key: str) -> Json:
     """The body decoded as a whole (see the module's docstring), its records made raw again."""
-    body = decode_object(content)
+    try:
+        body = decode_object(content)
+    except RecursionError as exc:
+        raise ValueError("JSON nested too deep to read") from exc
     data = body.get("data")
     if isinstance(data, dict) and isinstance(data.get(list_key), list):
         data[list_key] = _records(data[list_key])

@@ -243,23 +243,29 @@ class OrderSpool:
 
         Under the same file names, so whatever DuckDB wrote of the batch is replaced.
         """
-        days = orders["order_date"].to_pylist()
-        parsed = [
-            self._python_order(raw, day)
-            for raw, day in zip(orders["raw"].to_pylist(), days, strict=True)
-        ]
-        for name, rows in zip(
-            ("orders", "items"), orders_table(parsed, self._synced_at), strict=True
-        ):
+        tables = self._python_rows(orders["raw"], orders["order_date"].to_pylist())
+        for name, rows in zip(("orders", "items"), tables, strict=True):
             rows = rows.append_column("ok", pa.array([True] * rows.num_rows, pa.bool_()))
             path = self._batch_file(name, number)
             path.parent.mkdir(exist_ok=True)
             pq.write_table(rows.sort_by("order_date"), path)
 
-    def _python_order(self, raw: str, day: dt.date) -> Order:
-        """One spooled order parsed by the Python records, on the day the spool keeps it under."""
-        order = Order.from_api(loads(raw), store=self._store, timezone=self._timezone)
-        return replace(order, order_date=day)
+    def _python_rows(self, raws: Any, days: list[dt.date]) -> tuple[pa.Table, pa.Table]:
+        """The rows of spooled orders (``raws``, their JSON) from the Python records.
+
+        Each on the day the spool keeps it under, and with its JSON as the store sent it, like
+        the rows DuckDB builds.
+        """
+        parsed = [
+            replace(
+                Order.from_api(loads(raw), store=self._store, timezone=self._timezone),
+                order_date=day,
+            )
+            for raw, day in zip(raws.to_pylist(), days, strict=True)
+        ]
+        orders, items = orders_table(parsed, self._synced_at)
+        column = orders.schema.get_field_index("raw")
+        return orders.set_column(column, "raw", raws.cast(pa.string())), items
 
     def _batch_file(self, name: str, number: int) -> Path:
         """Where the rows of ``name`` (``orders`` or ``items``) of batch ``number`` are kept."""
@@ -337,11 +343,7 @@ class OrderSpool:
         for rows in self._day_rows("orders", day, lambda t: _is_in(t["identifier"], unusual)):
             for start in range(0, rows.num_rows, self._batch_rows):
                 raws = rows.column("raw").slice(start, self._batch_rows)
-                parsed = [self._python_order(raw, day) for raw in raws.to_pylist()]
-                orders, items = orders_table(parsed, self._synced_at)
-                # Their raw stays the JSON as the store sent it, like every other order's.
-                raw = orders.schema.get_field_index("raw")
-                yield orders.set_column(raw, "raw", raws.cast(pa.string())), items
+                yield self._python_rows(raws, [day] * len(raws))
 
 
 def _not_ok(rows: pa.Table) -> Any:
