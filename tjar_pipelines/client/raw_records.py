@@ -192,7 +192,7 @@ def _as_orjson(value: Any) -> Any:
 
 
 def _starts(raw: msgspec.Raw, char: bytes) -> bool:
-    """Whether the JSON value ``raw`` (msgspec strips the whitespace around it) is ``char``..."""
+    """Whether the JSON value ``raw`` starts with ``char`` (msgspec strips the space around it)."""
     return memoryview(raw)[:1] == char
 
 
