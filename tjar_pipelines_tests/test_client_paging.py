@@ -19,13 +19,13 @@ MIDDLE = (dt.date(2026, 4, 25), dt.date(2026, 5, 1))
 
 
 def _identifiers(client: TjarClient, reader: str, first: dt.date, last: dt.date) -> list[str]:
-    """The orders' identifiers as the records read them, or as the bulk loads do."""
-    if reader == "records":
+    """The orders' identifiers as ``reader`` (a method of the client) hands them over."""
+    if reader == "iter_orders":
         return [o.identifier for o in client.iter_orders(first, last)]
     return [r.identifier or "" for r in client.iter_order_records(first, last)]
 
 
-@pytest.mark.parametrize("reader", ["records", "bulk"])
+@pytest.mark.parametrize("reader", ["iter_orders", "iter_order_records"])
 @pytest.mark.parametrize("order", ["newest", "oldest"])
 @pytest.mark.parametrize("max_per_page", [100, 7])
 @pytest.mark.parametrize("shape", PAGINATION_SHAPES)
@@ -58,7 +58,7 @@ def test_silent_clamp_is_noticed_and_costs_no_rows(simulator, shape, caplog):
     assert "serves at most 13 records per page (asked for 100)" in caplog.text
 
 
-@pytest.mark.parametrize("reader", ["records", "bulk"])
+@pytest.mark.parametrize("reader", ["iter_orders", "iter_order_records"])
 @pytest.mark.parametrize("order", ["newest", "oldest"])
 @pytest.mark.parametrize("shape", PAGINATION_SHAPES)
 def test_orders_created_during_the_scan_are_all_returned_once(simulator, shape, order, reader):
@@ -70,7 +70,7 @@ def test_orders_created_during_the_scan_are_all_returned_once(simulator, shape, 
         ids: list[str] = []
         read = (
             (o.identifier for o in client.iter_orders(FIRST, today))
-            if reader == "records"
+            if reader == "iter_orders"
             else (r.identifier or "" for r in client.iter_order_records(FIRST, today))
         )
         for n, ident in enumerate(read):
