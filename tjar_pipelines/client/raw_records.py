@@ -50,7 +50,6 @@ class _Head(msgspec.Struct):
     order_details: msgspec.Raw = msgspec.Raw(b"null")
 
 
-_HEAD_KEYS = ("identifier", "id", "created_at", "updated_at")
 _OBJECT = msgspec.json.Decoder(dict[str, msgspec.Raw])
 _LIST = msgspec.json.Decoder(list[msgspec.Raw])
 _HEAD = msgspec.json.Decoder(_Head)
@@ -63,27 +62,26 @@ class RawRecord:
 
     Attributes:
         json: The record's JSON text (UTF-8; checked to be valid).
-        head: Its ``identifier``, ``id``, ``created_at`` and ``updated_at``, decoded (``None``
-            when absent), for :func:`records.record_identifier` and
+        identifier: Its ``identifier``, or its ``id``, as :func:`records.record_identifier`
+            reads them (``None`` if neither).
+        head: Its ``created_at`` and ``updated_at``, decoded (``None`` when absent), for
             :func:`records.order_instants`.
         line_count: How many objects its ``order_details`` list holds, as
             :func:`records.order_line_count` counts them.
     """
 
     json: bytes
+    identifier: str | None
     head: Json
     line_count: int
-
-    @property
-    def identifier(self) -> str | None:
-        return record_identifier(self.head)
 
     @classmethod
     def of(cls, payload: Json) -> RawRecord:
         """The record of an already decoded JSON object (its JSON written out again)."""
         return cls(
             json=raw_json(payload).encode(),
-            head={key: payload.get(key) for key in _HEAD_KEYS},
+            identifier=record_identifier(payload),
+            head={"created_at": payload.get("created_at"), "updated_at": payload.get("updated_at")},
             line_count=order_line_count(payload),
         )
 
@@ -169,12 +167,10 @@ def _record(raw: msgspec.Raw) -> RawRecord:
     lines = head.order_details
     return RawRecord(
         json=bytes(raw),
-        head={
-            "identifier": _as_orjson(head.identifier),
-            "id": _as_orjson(head.id),
-            "created_at": head.created_at,
-            "updated_at": head.updated_at,
-        },
+        identifier=record_identifier(
+            {"identifier": _as_orjson(head.identifier), "id": _as_orjson(head.id)}
+        ),
+        head={"created_at": head.created_at, "updated_at": head.updated_at},
         line_count=sum(_starts(line, b"{") for line in _LIST.decode(lines))
         if _starts(lines, b"[")
         else 0,
