@@ -322,3 +322,34 @@ def test_the_sql_trims_exactly_what_str_strip_removes():
     from tjar_pipelines.lake.order_rows import WHITESPACE
 
     assert WHITESPACE == "".join(chr(c) for c in range(sys.maxunicode + 1) if chr(c).isspace())
+
+
+def test_batches_are_built_at_a_lower_cpu_priority_than_the_reads(monkeypatch, tmp_path):
+    import os
+    import sys
+    import threading
+
+    import pytest
+
+    from tjar_pipelines.lake import spool as spool_module
+
+    if sys.platform != "linux":
+        pytest.skip("threads have their own niceness on Linux only")
+
+    def niceness() -> int:
+        return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+    seen: list[int] = []
+    copy = OrderSpool._copy
+
+    def noting_priority(*args: Any) -> None:
+        seen.append(niceness())
+        copy(*args)
+
+    monkeypatch.setattr(OrderSpool, "_copy", noting_priority)
+    before = niceness()
+    payloads = [({"identifier": n, "order_details": []}, DAYS[0]) for n in range(3)]
+    tables, _ = spooled_rows(payloads, tmp_path, batch_rows=2)
+    assert tables[DAYS[0]][0].num_rows == 3
+    assert seen == [min(19, before + spool_module.BUILD_NICENESS)] * 2
+    assert niceness() == before  # the reading thread keeps its priority

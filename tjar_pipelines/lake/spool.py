@@ -5,7 +5,8 @@ wait somewhere: on local disk, so memory holds a batch or two however large the 
 batch of orders goes from Python lists to Arrow to DuckDB, which cuts out their lines and builds
 their ``orders`` and ``order_items`` rows (see :mod:`tjar_pipelines.lake.order_rows`) on a worker
 thread while the next pages are read; DuckDB runs without the GIL, so that work overlaps the
-waits on the store and Python's own work on the next pages.
+waits on the store and Python's own work on the next pages. The worker runs at a lower CPU
+priority (``BUILD_NICENESS``): where cores are short, the reads come first.
 """
 
 from __future__ import annotations
@@ -14,7 +15,9 @@ import atexit
 import contextlib
 import datetime as dt
 import logging
+import os
 import shutil
+import sys
 import tempfile
 import threading
 import uuid
@@ -66,6 +69,10 @@ DUCKDB_CONFIG: Mapping[str, str | int | bool] = {
     "preserve_insertion_order": False,
 }
 _BUILDS = threading.BoundedSemaphore(2)
+# How much lower than the rest of the process the builds run (Linux niceness, added to the
+# thread's own): they are the one part of a sync that can wait, and yield the cores to the
+# page readers and whatever else the machine runs, a local store's server included.
+BUILD_NICENESS = 10
 # Decoded batch files a spool keeps while their days are written; the file in use stays even
 # when it alone is larger (see OrderSpool._decoded).
 DECODED_BYTES = 16 * 1024 * 1024
@@ -122,7 +129,9 @@ class OrderSpool:
         self._batches_of_day: dict[dt.date, list[int]] = {}
         self._unusual_batches: set[int] = set()  # those with rows whose ok is false
         self._con: duckdb.DuckDBPyConnection | None = None
-        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tjar-spool")
+        self._worker = ThreadPoolExecutor(
+            max_workers=1, thread_name_prefix="tjar-spool", initializer=_build_in_background
+        )
         self._building: Future[None] | None = None
         self._cache: OrderedDict[tuple[str, int], pa.Table] = OrderedDict()
         self._closed = False
@@ -344,6 +353,20 @@ class OrderSpool:
             for start in range(0, rows.num_rows, self._batch_rows):
                 raws = rows.column("raw").slice(start, self._batch_rows)
                 yield self._python_rows(raws, [day] * len(raws))
+
+
+def _build_in_background() -> None:
+    """Lowers the calling thread's CPU priority by ``BUILD_NICENESS`` (Linux only).
+
+    On Linux each thread has its own niceness; elsewhere ``setpriority`` would take the whole
+    process, so there the builds keep the process's priority.
+    """
+    if sys.platform != "linux" or BUILD_NICENESS <= 0:
+        return
+    thread = threading.get_native_id()
+    with contextlib.suppress(OSError):  # a sandbox may forbid it: then the builds just compete
+        niceness = os.getpriority(os.PRIO_PROCESS, thread)
+        os.setpriority(os.PRIO_PROCESS, thread, min(19, niceness + BUILD_NICENESS))
 
 
 def _not_ok(rows: pa.Table) -> Any:
