@@ -112,6 +112,11 @@ def test_a_lone_surrogate_is_kept_as_a_replacement_character(caplog):
     ("content", "problem"),
     [
         (b'{"data": {"orders": [{"identifier": 1, "name": "\xff"}]}}', "utf-8"),
+        # among valid Arabic: a surrogate, an overlong form, a cut sequence, beyond U+10FFFF
+        *(
+            (b'{"data": {"orders": [{"name": "\xd9\x84' + bad + b'"}]}}', "utf-8")
+            for bad in (b"\xed\xa0\x80", b"\xc0\xaf", b"\xe2\x82", b"\xf4\x90\x80\x80")
+        ),
         (b'[{"identifier": 1}]', "top level is list"),
         (b'{"data": {"orders": [{"identifier": 1}]}} and more', "Extra data"),
         (
