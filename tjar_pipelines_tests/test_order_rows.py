@@ -353,3 +353,28 @@ def test_batches_are_built_at_a_lower_cpu_priority_than_the_reads(monkeypatch, t
     assert tables[DAYS[0]][0].num_rows == 3
     assert seen == [min(19, before + spool_module.BUILD_NICENESS)] * 2
     assert niceness() == before  # the reading thread keeps its priority
+
+
+def test_a_batch_read_in_several_chunks_gives_each_row_once(monkeypatch, tmp_path):
+    from tjar_pipelines.lake import spool as spool_module
+
+    monkeypatch.setattr(spool_module, "CHUNK_ROWS", 7)  # 50 orders: 8 chunks, the last short
+    payloads = [
+        (
+            {
+                "identifier": n,
+                "total_amount": f"{n}.25",
+                "order_details": [{"id": line, "qty": n} for line in range(n % 3)],
+            },
+            DAYS[n % 2],
+        )
+        for n in range(50)
+    ]
+    tables, spool = spooled_rows(payloads, tmp_path, batch_rows=50)
+    assert spool.parsed_in_python == 0
+    for day in DAYS:
+        got_orders, got_items = tables[day]
+        want_orders, want_items = python_rows(payloads, day)
+        assert got_orders.num_rows == 25
+        assert by_key(got_orders, "identifier") == by_key(want_orders, "identifier")
+        assert items_by_key(got_items) == items_by_key(want_items)
