@@ -87,3 +87,23 @@ def test_freshness_per_store(tmp_path):
     )
     outcome = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
     assert outcome == {"fresh_acme": True, "fresh_old_shop": False, "fresh_never": False}
+
+
+def test_a_run_larger_than_the_checks_memory_is_checked_exactly(tmp_path):
+    """The checks' DuckDB has a memory limit: beyond it, it spills to disk instead of failing."""
+    import duckdb
+
+    lake = Lake(tmp_path)
+    path = lake.slice_path("orders", "acme", DAY)
+    path.parent.mkdir(parents=True)
+    with duckdb.connect() as con:  # 3,000,000 identifiers and one of them twice
+        con.execute(
+            "COPY (SELECT 'acme' AS store, (i % 3000000)::VARCHAR AS identifier, "
+            f"DATE '{DAY}' AS order_date FROM range(3000001) t(i)) TO '{path}' (FORMAT parquet)"
+        )
+    lake.write_slice("order_items", items(), "acme", DAY)
+    checks = results(lake, rows=3_000_001)
+    unique = checks["unique_order_identifier"]
+    assert not unique.passed
+    assert unique.metadata["rows"].value == 3_000_001
+    assert unique.metadata["distinct"].value == 3_000_000
