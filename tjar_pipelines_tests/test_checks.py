@@ -107,3 +107,19 @@ def test_a_run_larger_than_the_checks_memory_is_checked_exactly(tmp_path):
     assert not unique.passed
     assert unique.metadata["rows"].value == 3_000_001
     assert unique.metadata["distinct"].value == 3_000_000
+
+
+def test_the_checks_duckdb_is_bounded_and_spills_outside_the_working_directory(tmp_path):
+    import tempfile
+    from pathlib import Path
+
+    from tjar_pipelines.checks import _connect
+
+    with _connect() as con:
+        [(limit, threads, scratch)] = con.execute(
+            "SELECT current_setting('memory_limit'), current_setting('threads'), "
+            "current_setting('temp_directory')"
+        ).fetchall()
+    assert (limit, threads) == ("61.0 MiB", 1)  # DuckDB's spelling of 64 MB
+    assert Path(scratch).parent == Path(tempfile.gettempdir())
+    assert not Path(scratch).exists()  # removed with the connection

@@ -348,6 +348,8 @@ def test_batches_are_built_at_a_lower_cpu_priority_than_the_reads(monkeypatch, t
 
     monkeypatch.setattr(OrderSpool, "_copy", noting_priority)
     before = niceness()
+    if before >= 19:
+        pytest.skip("the tests already run at the lowest priority")
     payloads = [({"identifier": n, "order_details": []}, DAYS[0]) for n in range(3)]
     tables, _ = spooled_rows(payloads, tmp_path, batch_rows=2)
     assert tables[DAYS[0]][0].num_rows == 3
@@ -356,6 +358,7 @@ def test_batches_are_built_at_a_lower_cpu_priority_than_the_reads(monkeypatch, t
 
 
 def test_a_batch_read_in_several_chunks_gives_each_row_once(monkeypatch, tmp_path):
+    """DuckDB reads a batch in chunks (for its memory: measured, not asserted): rows stay right."""
     from tjar_pipelines.lake import spool as spool_module
 
     monkeypatch.setattr(spool_module, "CHUNK_ROWS", 7)  # 50 orders: 8 chunks, the last short

@@ -101,6 +101,20 @@ def test_a_number_beyond_a_double_in_a_field_read_here_is_read_as_before():
     assert loads(record.json) == {**item, "updated_at": None, "n": None}  # written as null
 
 
+def test_lines_msgspec_cannot_decode_leave_the_page_as_the_store_sent_it():
+    content = (
+        b'{"data": [{"identifier": 1, "total": 1.50}, {"identifier": 2, "order_details": 1e400},'
+        b' {"identifier": 3, "order_details": [1e400, {}, {"a": 1}]}]}'
+    )
+    records = parse_page(decode_list_body(content, "orders"), "orders").items
+    assert [r.json for r in records] == [
+        b'{"identifier": 1, "total": 1.50}',
+        b'{"identifier": 2, "order_details": 1e400}',
+        b'{"identifier": 3, "order_details": [1e400, {}, {"a": 1}]}',
+    ]
+    assert [(r.identifier, r.line_count) for r in records] == [("1", 0), ("2", 0), ("3", 2)]
+
+
 def test_a_lone_surrogate_is_kept_as_a_replacement_character(caplog):
     content = b'{"data": {"orders": [{"identifier": 1, "city": "a\\ud800b"}]}}'
     [record] = parse_page(decode_list_body(content, "orders"), "orders").items

@@ -39,24 +39,33 @@ Json = dict[str, Any]
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
-class _Head(msgspec.Struct):
-    """The fields of a record that are read in Python; the others are skipped unparsed.
-
-    ``order_details`` takes any JSON value; a list's items stay unparsed (only counted).
-    """
+class _Fields(msgspec.Struct):
+    """The fields of a record that are read in Python; the others are skipped unparsed."""
 
     identifier: Any = None
     id: Any = None
     created_at: Any = None
     updated_at: Any = None
+
+
+class _Head(_Fields):
+    """Those fields and ``order_details``, any JSON value: a list's items stay unparsed."""
+
     order_details: list[msgspec.Raw] | dict[str, msgspec.Raw] | str | int | float | bool | None = (
         None
     )
 
 
+class _HeadOfOddLines(_Fields):
+    """Those fields and ``order_details`` unparsed, for one msgspec cannot decode (``1e400``)."""
+
+    order_details: msgspec.Raw = msgspec.Raw(b"null")
+
+
 _OBJECT = msgspec.json.Decoder(dict[str, msgspec.Raw])
 _LIST = msgspec.json.Decoder(list[msgspec.Raw])
 _HEAD = msgspec.json.Decoder(_Head)
+_HEAD_OF_ODD_LINES = msgspec.json.Decoder(_HeadOfOddLines)
 _ANY = msgspec.json.Decoder()
 
 
@@ -64,8 +73,8 @@ class RawRecord(msgspec.Struct, frozen=True, gc=False):
     """One record of a list page as the store sent it, with the few fields read in Python.
 
     A msgspec struct rather than a dataclass: a page makes a hundred of them, and a struct is
-    made five times faster; it holds no containers of itself, so the garbage collector
-    need not track it (``gc=False``).
+    made five times faster; the garbage collector need not track it (``gc=False``), as nothing
+    it holds can refer back to it: ``head`` is read, never written to.
 
     Attributes:
         json: The record's JSON text (UTF-8; checked to be valid).
@@ -187,8 +196,15 @@ def _listed(value: msgspec.Raw) -> Any:
 
 
 def _record(raw: msgspec.Raw) -> RawRecord:
-    head = _HEAD.decode(raw)
-    lines = head.order_details
+    try:
+        head = _HEAD.decode(raw)
+        lines = head.order_details
+    except msgspec.ValidationError:
+        # A value of order_details msgspec refuses (1e400): its list is counted unparsed, so the
+        # page's other records keep their text (the other fields' values are checked again).
+        head = _HEAD_OF_ODD_LINES.decode(raw)
+        odd = head.order_details
+        lines = _LIST.decode(odd) if isinstance(odd, msgspec.Raw) and _starts(odd, b"[") else None
     return RawRecord(
         json=bytes(raw),
         identifier=record_identifier(

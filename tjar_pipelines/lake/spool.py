@@ -148,7 +148,11 @@ class OrderSpool:
         updated: dt.datetime | None,
         day: dt.date,
     ) -> None:
-        """Keeps one order (its JSON and the instants the caller already read) under ``day``."""
+        """Keeps one order (its JSON and the instants the caller already read) under ``day``.
+
+        The record's JSON is trusted to be valid UTF-8, as every :class:`RawRecord` the client
+        makes is (Arrow does not check it again).
+        """
         if self._closed:
             raise RuntimeError("orders cannot be added once the rows were read")
         orders = self._orders
