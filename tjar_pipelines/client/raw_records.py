@@ -204,7 +204,7 @@ def _record(raw: msgspec.Raw) -> RawRecord:
         # page's other records keep their text (the other fields' values are checked again).
         head = _HEAD_OF_ODD_LINES.decode(raw)
         odd = head.order_details
-        lines = _LIST.decode(odd) if isinstance(odd, msgspec.Raw) and _starts(odd, b"[") else None
+        lines = _LIST.decode(odd) if _starts(odd, b"[") else None
     return RawRecord(
         json=bytes(raw),
         identifier=record_identifier(

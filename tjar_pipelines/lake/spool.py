@@ -184,9 +184,10 @@ class OrderSpool:
                 del self._cache[key]
         unusual = self._not_ok("orders", day, "identifier")
         unusual |= self._not_ok("items", day, "order_identifier")
+        wanted = pa.array(sorted(unusual), pa.string())  # once a day, for every piece's filter
         return (
-            self._rows("orders", day, "identifier", unusual, ORDERS, 0),
-            self._rows("items", day, "order_identifier", unusual, ORDER_ITEMS, 1),
+            self._rows("orders", day, "identifier", wanted, ORDERS, 0),
+            self._rows("items", day, "order_identifier", wanted, ORDER_ITEMS, 1),
         )
 
     def discard(self) -> None:
@@ -347,20 +348,21 @@ class OrderSpool:
         }
 
     def _rows(
-        self, name: str, day: dt.date, column: str, unusual: set[str], schema: pa.Schema,
+        self, name: str, day: dt.date, column: str, unusual: pa.Array, schema: pa.Schema,
         part: int,
     ) -> Iterator[pa.Table]:  # fmt: skip
+        """The day's rows of ``name`` but those of the ``unusual`` orders, then theirs."""
         for rows in self._day_rows(name, day):
             rows = rows.select(schema.names)
-            if unusual:
+            if len(unusual):
                 rows = _without(rows, column, unusual)
             if rows.num_rows:
                 yield rows.cast(schema)
-        for tables in self._parsed(day, unusual) if unusual else ():
+        for tables in self._parsed(day, unusual) if len(unusual) else ():
             self.parsed_in_python += tables[0].num_rows if part == 0 else 0  # count once
             yield tables[part]
 
-    def _parsed(self, day: dt.date, unusual: set[str]) -> Iterator[tuple[pa.Table, pa.Table]]:
+    def _parsed(self, day: dt.date, unusual: pa.Array) -> Iterator[tuple[pa.Table, pa.Table]]:
         """The rows of the ``unusual`` orders of ``day`` from the Python records, in batches."""
         for rows in self._day_rows("orders", day, lambda t: _is_in(t["identifier"], unusual)):
             for start in range(0, rows.num_rows, self._batch_rows):
@@ -389,13 +391,12 @@ def _not_ok(rows: pa.Table) -> Any:
     )
 
 
-def _is_in(values: Any, identifiers: set[str]) -> Any:
+def _is_in(values: Any, identifiers: pa.Array) -> Any:
     """A mask of the ``values`` that are one of ``identifiers``."""
-    wanted = pa.array(sorted(identifiers), pa.string())
-    return pc.call_function("is_in", [values], pc.SetLookupOptions(wanted))
+    return pc.call_function("is_in", [values], pc.SetLookupOptions(identifiers))
 
 
-def _without(table: pa.Table, column: str, identifiers: set[str]) -> pa.Table:
+def _without(table: pa.Table, column: str, identifiers: pa.Array) -> pa.Table:
     """The rows of ``table`` whose ``column`` is not one of ``identifiers``."""
     return table.filter(pc.call_function("invert", [_is_in(table[column], identifiers)]))
 
