@@ -24,6 +24,7 @@ import json
 import logging
 import math
 import re
+import struct
 from collections.abc import Mapping
 from typing import Any
 
@@ -163,8 +164,11 @@ def _check_utf8(content: bytes) -> None:
         return
     import pyarrow as pa  # here: the client alone does not need it
 
+    # An array over the page's own buffer (pa.array([content]) would import pandas).
+    offsets = pa.py_buffer(struct.pack("=2q", 0, len(content)))
+    page = pa.Array.from_buffers(pa.large_binary(), 1, [None, offsets, pa.py_buffer(content)])
     try:
-        pa.array([content], pa.binary()).cast(pa.string())
+        page.cast(pa.large_string())
     except pa.ArrowInvalid:
         content.decode()
         raise  # Arrow and Python disagree on what UTF-8 is: refuse the page all the same

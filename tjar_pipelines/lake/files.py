@@ -29,6 +29,7 @@ from typing import IO
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from tjar_pipelines.lake import arrays
 from tjar_pipelines.lake.tables import SCHEMAS
 
 DAILY = ("orders", "order_items")
@@ -133,7 +134,7 @@ class Lake:
                         writer.write_table(piece if piece.schema == schema else piece.cast(schema))
                         empty = False
                 if empty:
-                    writer.write_table(schema.empty_table())
+                    writer.write_table(arrays.empty(schema))
             with open(temporary, "rb") as handle:
                 os.fsync(handle.fileno())
             os.replace(temporary, path)

@@ -36,7 +36,7 @@ import pyarrow.parquet as pq
 from tjar_pipelines.client import Order
 from tjar_pipelines.client.raw_records import RawRecord
 from tjar_pipelines.client.retrying import loads
-from tjar_pipelines.lake import order_rows
+from tjar_pipelines.lake import arrays, order_rows
 from tjar_pipelines.lake.files import hold_lock
 from tjar_pipelines.lake.tables import (
     ORDER_ITEMS,
@@ -184,7 +184,7 @@ class OrderSpool:
                 del self._cache[key]
         unusual = self._not_ok("orders", day, "identifier")
         unusual |= self._not_ok("items", day, "order_identifier")
-        wanted = pa.array(sorted(unusual), pa.string())  # once a day, for every piece's filter
+        wanted = arrays.array(sorted(unusual), pa.string())  # once a day, for every piece's filter
         return (
             self._rows("orders", day, "identifier", wanted, ORDERS, 0),
             self._rows("items", day, "order_identifier", wanted, ORDER_ITEMS, 1),
@@ -211,8 +211,8 @@ class OrderSpool:
         days = set(self._orders["order_date"])
         # The records' JSON is valid UTF-8 (checked when their pages were read): Arrow need not
         # check it again, which would take as long as the rest of the conversion.
-        raw = pa.array(self._orders["raw"], pa.binary()).view(pa.string())
-        orders = pa.Table.from_pydict({**self._orders, "raw": raw}, schema=SPOOLED_ORDERS)
+        raw = arrays.array(self._orders["raw"], pa.binary()).view(pa.string())
+        orders = arrays.table({**self._orders, "raw": raw}, SPOOLED_ORDERS)
         self._orders = empty_columns(SPOOLED_ORDERS)
         self._batch_bytes = 0
         self._wait()  # at most one batch in DuckDB and one in the lists: bounded memory
@@ -268,7 +268,7 @@ class OrderSpool:
         """
         tables = self._python_rows(orders["raw"], orders["order_date"].to_pylist())
         for name, rows in zip(("orders", "items"), tables, strict=True):
-            rows = rows.append_column("ok", pa.array([True] * rows.num_rows, pa.bool_()))
+            rows = rows.append_column("ok", arrays.array([True] * rows.num_rows, pa.bool_()))
             path = self._batch_file(name, number)
             path.parent.mkdir(exist_ok=True)
             pq.write_table(rows.sort_by("order_date"), path)
@@ -316,7 +316,7 @@ class OrderSpool:
             numbers = [n for n in numbers if n in self._unusual_batches]
         for number in numbers:
             rows = self._decoded(name, number)
-            mask = pc.call_function("equal", [rows["order_date"], pa.scalar(day, pa.date32())])
+            mask = pc.call_function("equal", [rows["order_date"], arrays.scalar(day, pa.date32())])
             if keep is not None:
                 mask = pc.call_function("and", [mask, keep(rows)])
             yield rows.filter(mask)
@@ -387,7 +387,7 @@ def _build_in_background() -> None:
 def _not_ok(rows: pa.Table) -> Any:
     """A mask of the rows whose ``ok`` is false or missing."""
     return pc.call_function(
-        "invert", [pc.call_function("coalesce", [rows["ok"], pa.scalar(False)])]
+        "invert", [pc.call_function("coalesce", [rows["ok"], arrays.scalar(False, pa.bool_())])]
     )
 
 

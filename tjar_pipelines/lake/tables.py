@@ -11,6 +11,7 @@ import pyarrow as pa
 
 from tjar_pipelines.client import Order, Product
 from tjar_pipelines.client.raw_records import raw_json
+from tjar_pipelines.lake import arrays
 
 MONEY = pa.decimal128(18, 2)
 TIMESTAMP = pa.timestamp("us", tz="UTC")
@@ -143,12 +144,6 @@ def empty_columns(schema: pa.Schema) -> dict[str, list[Any]]:
     return {name: [] for name in schema.names}
 
 
-def _table(columns: dict[str, list[Any]], schema: pa.Schema) -> pa.Table:
-    return pa.Table.from_arrays(
-        [pa.array(columns[f.name], type=f.type) for f in schema], schema=schema
-    )
-
-
 def orders_table(orders: Iterable[Order], synced_at: dt.datetime) -> tuple[pa.Table, pa.Table]:
     """The ``orders`` and ``order_items`` rows of some orders (built column by column)."""
     o_cols = empty_columns(ORDERS)
@@ -173,29 +168,18 @@ def orders_table(orders: Iterable[Order], synced_at: dt.datetime) -> tuple[pa.Ta
             )  # fmt: skip
             for column, value in zip(i_cols.values(), values, strict=True):
                 column.append(value)
-    return _table(o_cols, ORDERS), _table(i_cols, ORDER_ITEMS)
+    return arrays.table(o_cols, ORDERS), arrays.table(i_cols, ORDER_ITEMS)
 
 
 def products_table(products: Iterable[Product], synced_at: dt.datetime) -> pa.Table:
     """The ``products`` rows of some products."""
-    rows = [
-        {
-            "store": p.store,
-            "identifier": p.identifier,
-            "name_en": p.name_en,
-            "name_ar": p.name_ar,
-            "type": p.type,
-            "type_id": bounded(p.type_id, 32),
-            "price": cents(p.price),
-            "sale_price": cents(p.sale_price),
-            "stock": bounded(p.stock, 64),
-            "is_unlimited": p.is_unlimited,
-            "is_published": p.is_published,
-            "created_at": p.created_at,
-            "updated_at": p.updated_at,
-            "synced_at": synced_at,
-            "raw": raw_json(p.raw),
-        }
-        for p in products
-    ]
-    return pa.Table.from_pylist(rows, schema=PRODUCTS)
+    columns = empty_columns(PRODUCTS)
+    for p in products:
+        values = (
+            p.store, p.identifier, p.name_en, p.name_ar, p.type, bounded(p.type_id, 32),
+            cents(p.price), cents(p.sale_price), bounded(p.stock, 64), p.is_unlimited,
+            p.is_published, p.created_at, p.updated_at, synced_at, raw_json(p.raw),
+        )  # fmt: skip
+        for column, value in zip(columns.values(), values, strict=True):
+            column.append(value)
+    return arrays.table(columns, PRODUCTS)
