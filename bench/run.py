@@ -9,9 +9,11 @@ threads and children, not the simulator's) and its peak RSS:
 * naive: bench/naive_loader.py (paging loop, pandas.json_normalize, DuckDB insert);
 * dlt: bench/dlt_loader.py (dlt rest_api source, merge on (store, identifier) into DuckDB).
 
-Then the rate-limited scenario (10 stores, 50 ms latency, 10 requests/s per store; the stores
-synced in parallel, one process each, as Dagster runs would be) against its ideal, and the
-webhook receiver and sensor figures (bench/webhook_load.py). Prints one table.
+Then the rate-limited scenario (10 stores, 50 ms latency, 10 requests/s per store, synced in
+one `tjar-pipelines sync`) against its ideal, at two sizes: a sync's fixed costs (Dagster's
+start, one event per partition, the last days' slices) weigh on 6,000 orders a store (6 s of
+requests) and hardly on 30,000 (30 s), so the two rows tell the fixed costs from the pacing.
+Last, the webhook receiver and sensor figures (bench/webhook_load.py). Prints one table.
 
     .venv/bin/python bench/run.py                       # 10k and 100k orders
     .venv/bin/python bench/run.py --sizes 1000000 --only floor,tjar_pipelines
@@ -330,6 +332,12 @@ def main() -> int:
     parser.add_argument("--contender", nargs=2, help=argparse.SUPPRESS)
     parser.add_argument("--skip-scenarios", action="store_true")
     parser.add_argument(
+        "--rate-limited",
+        default="6000,30000",
+        metavar="ORDERS,...",
+        help="orders per store of each rate-limited run",
+    )
+    parser.add_argument(
         "--repeat", type=int, default=1, help="runs per contender; the table shows the median"
     )
     args = parser.parse_args()
@@ -342,7 +350,8 @@ def main() -> int:
     rows: list[list[str]] = []
     throughput(sizes, tuple(args.only.split(",")), rows, args.repeat)
     if not args.skip_scenarios:
-        rate_limited(rows, repeat=args.repeat)
+        for orders in args.rate_limited.split(","):
+            rate_limited(rows, int(orders), repeat=args.repeat)
     widths = [max(len(str(r[i])) for r in [HEADER, *rows]) for i in range(len(HEADER))]
     print(
         f"{platform.node()} {platform.machine()}, {os.cpu_count()} cores, "
