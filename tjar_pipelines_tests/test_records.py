@@ -189,3 +189,21 @@ def test_webhook_secret_is_wrapped_and_kept_out_of_raw():
     )
     assert hook.secret is not None and hook.secret.reveal() == "whsec_abc"
     assert "secret" not in hook.raw and "whsec_abc" not in repr(hook)
+
+
+def test_a_lone_surrogate_in_a_text_field_becomes_a_replacement_character():
+    """The standard library reads "\\ud800" alone into a string no UTF-8 file can hold; the
+    products of such a store failed to write."""
+    import json
+
+    from tjar_pipelines.lake.tables import products_table
+
+    body = json.loads('{"id": "7\\udfff", "name": {"en": "a\\ud800b", "ar": "\\u0642\\udc00"}}')
+    product = Product.from_api(body, store="acme", timezone="UTC", language="en")
+    assert (product.identifier, product.name_en, product.name_ar) == (
+        "7\ufffd",
+        "a\ufffdb",
+        "ق\ufffd",
+    )
+    [row] = products_table([product], dt.datetime.now(dt.UTC)).to_pylist()
+    assert (row["name_en"], row["name_ar"]) == ("a\ufffdb", "ق\ufffd")

@@ -23,7 +23,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import re
 import struct
 from collections.abc import Mapping
 from typing import Any
@@ -31,13 +30,12 @@ from typing import Any
 import msgspec
 import orjson
 
-from tjar_pipelines.client.records import order_line_count, record_identifier
+from tjar_pipelines.client.records import LONE_SURROGATE, order_line_count, record_identifier
 from tjar_pipelines.client.retrying import decode_object
 
 log = logging.getLogger("tjar_pipelines.client")
 
 Json = dict[str, Any]
-_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class _Fields(msgspec.Struct):
@@ -115,12 +113,12 @@ def raw_json(raw: Mapping[str, Any]) -> str:
         return orjson.dumps(raw).decode()
     except TypeError:  # integers beyond 64 bits and other oddities the standard library takes
         text = json.dumps(_finite(raw), ensure_ascii=False, separators=(",", ":"), default=str)
-    if _SURROGATE.search(text):
+    if LONE_SURROGATE.search(text):
         log.warning(
             "a record holds text that is not valid Unicode (a lone surrogate, U+D800 to "
             "U+DFFF); each is kept as U+FFFD"
         )
-        text = _SURROGATE.sub("\ufffd", text)
+        text = LONE_SURROGATE.sub("\ufffd", text)
     return text
 
 

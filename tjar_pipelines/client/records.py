@@ -8,6 +8,7 @@ JSON it was parsed from in ``raw``.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -70,11 +71,23 @@ def boolean(value: object) -> bool | None:
     return None
 
 
+LONE_SURROGATE = re.compile("[\ud800-\udfff]")  # in a str, every surrogate is alone
+
+
+def _unicode(value: str) -> str:
+    r"""``value`` with each lone surrogate as U+FFFD, as ``raw`` keeps it.
+
+    The standard library reads a JSON escape from ``\ud800`` to ``\udfff`` standing alone
+    into a string no UTF-8 file can hold, which failed the whole store's write.
+    """
+    return value if value.isascii() else LONE_SURROGATE.sub("\ufffd", value)
+
+
 def text(value: object) -> str | None:
     if value is None:
         return None
     if isinstance(value, str):
-        return value
+        return _unicode(value)
     if isinstance(value, int | float | Decimal) and not isinstance(value, bool):
         return str(value)
     return None
@@ -87,7 +100,7 @@ def identifier(value: object) -> str | None:
     if isinstance(value, int):
         return str(value)
     if isinstance(value, str) and value.strip():
-        return value.strip()
+        return _unicode(value.strip())
     return None
 
 
