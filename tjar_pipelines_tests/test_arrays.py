@@ -11,7 +11,7 @@ from decimal import Decimal
 
 import pyarrow as pa
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tjar_pipelines.lake import arrays
@@ -48,6 +48,7 @@ CASES = [
 
 
 @pytest.mark.parametrize(("type_", "values"), CASES, ids=[str(t) for t, _ in CASES])
+@settings(deadline=None)  # no test depends on the machine's speed
 @given(data=st.data())
 def test_arrays_equal_pyarrows_own_conversion(type_, values, data):
     column = data.draw(st.lists(st.one_of(st.none(), values), max_size=40))

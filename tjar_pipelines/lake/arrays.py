@@ -33,6 +33,19 @@ _EXACT = decimal.Context(prec=decimal.MAX_PREC, traps=[decimal.InvalidOperation]
 # The array module's codes of 32- and 64-bit signed integers and 64-bit floats. Its buffers
 # are in the machine's byte order, as Arrow's are.
 _INT32, _INT64, _FLOAT64 = "i", "q", "d"
+# What stands in a null's slot of the data buffer (Arrow ignores it), by type id (one id for
+# every timestamp unit and zone, and for every decimal128 precision).
+_FILLER: dict[int, Any] = {
+    pa.string().id: "",
+    pa.binary().id: b"",
+    pa.bool_().id: False,
+    pa.date32().id: dt.date(1970, 1, 1),
+    pa.timestamp("us").id: _EPOCH,
+    pa.decimal128(1).id: 0,
+    pa.int32().id: 0,
+    pa.int64().id: 0,
+    pa.float64().id: 0.0,
+}
 
 
 def array(values: Sequence[Any], type: pa.DataType) -> pa.Array:
@@ -42,7 +55,7 @@ def array(values: Sequence[Any], type: pa.DataType) -> pa.Array:
     float64 (of ``int`` or ``float``), bool, date32 (of ``date``), timestamps in microseconds
     (a naive ``datetime`` read as UTC, like pyarrow) and decimal128 (of ``Decimal`` or ``int``
     that fit its scale and precision exactly). Anything else raises ``TypeError`` or
-    ``ValueError``, as ``pa.array`` would.
+    ``ValueError``: what ``pa.array`` refuses, and a few values it takes (a float as an int).
     """
     nulls = [n for n, value in enumerate(values) if value is None]
     present = values if not nulls else [_FILLER.get(type.id) if v is None else v for v in values]
@@ -117,22 +130,8 @@ def _only(values: Sequence[Any], kind: Any, type: pa.DataType) -> None:
             raise TypeError(f"a {cls.__name__} is not a {type} value")
 
 
-# What stands in a null's slot of the data buffer (Arrow ignores it).
-_FILLER: dict[int, Any] = {
-    pa.string().id: "",
-    pa.binary().id: b"",
-    pa.bool_().id: False,
-    pa.date32().id: dt.date(1970, 1, 1),
-    pa.timestamp("us").id: _EPOCH,
-    pa.decimal128(1).id: 0,
-    pa.int32().id: 0,
-    pa.int64().id: 0,
-    pa.float64().id: 0.0,
-}
-
-
 def _validity(length: int, nulls: list[int]) -> pa.Buffer:
-    """A bitmap of ``length`` bits, set but at the positions of ``nulls`` (and past the end)."""
+    """A validity bitmap of ``length`` bits: set, but at the positions of ``nulls``."""
     bits = bytearray(b"\xff") * ((length + 7) // 8)
     for n in nulls:
         bits[n >> 3] &= ~(1 << (n & 7)) & 0xFF
