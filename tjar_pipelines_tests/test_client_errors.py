@@ -20,7 +20,6 @@ from tjar_pipelines.client import (
     TjarTransportError,
     TjarValidationError,
 )
-from tjar_pipelines.client.ratelimit import WINDOW_MARGIN
 from tjar_pipelines_tests.conftest import (
     API_KEY,
     KEY_ENV,
@@ -74,26 +73,6 @@ def test_429_waits_retry_after_then_succeeds():
         assert client.get_order(7).identifier == "7"
     assert len(handler.calls) == 2
     assert sum(clock.sleeps) == pytest.approx(7.0)
-
-
-def test_a_slow_stores_rate_window_is_dated_from_the_request_that_opened_it():
-    """10 requests a second, each answered 50 ms after it reaches the store: the 11th goes as
-    soon as the window the 1st opened has ended, not 50 ms later, when that window's answer
-    came."""
-    clock = FakeClock()
-    arrived: list[float] = []
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        arrived.append(clock.monotonic())
-        clock.sleep(0.05)
-        remaining = 10 - len(arrived) if len(arrived) <= 10 else 9  # then a new window
-        return ok(**{"X-RateLimit-Limit": "10", "X-RateLimit-Remaining": str(remaining)})
-
-    settings = ClientSettings(requests_per_second=10, burst=10, rate_limit_window=1.0)
-    with mock_client(handler, clock=clock, settings=settings) as client:
-        for _ in range(11):
-            client.get_order(7)
-    assert arrived[10] - arrived[0] == pytest.approx(1.0 + WINDOW_MARGIN)
 
 
 def test_429_with_http_date_retry_after():

@@ -139,7 +139,6 @@ class TjarClient:
                 rate=settings.requests_per_second,
                 burst=settings.burst,
                 window=settings.rate_limit_window,
-                window_margin=settings.rate_limit_margin,
                 clock=clock,
                 sleep=sleep,
             ),

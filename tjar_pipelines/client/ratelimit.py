@@ -10,11 +10,6 @@ Clock = Callable[[], float]
 Sleep = Callable[[float], None]
 
 _EPSILON = 1e-9
-# A store's fixed window opens when the request that opens it arrives: after the client sent
-# it, and up to a whole latency before its answer comes. The window is dated from the sending,
-# this much later, in case the opening request left a little after it was let go (waiting for
-# the interpreter lock): the next window's first request must not arrive before it opens.
-WINDOW_MARGIN = 0.02
 
 
 class TokenBucket:
@@ -27,9 +22,7 @@ class TokenBucket:
     window the store has just opened is used at once instead of at the average rate). A store
     that counts in fixed windows (Laravel does) says ``Remaining: limit - 1`` on the first
     request of a window; when ``Remaining`` reaches 0 every caller waits until that window
-    ends instead of provoking a 429; the window is dated from when the request that opened it
-    was sent (see ``WINDOW_MARGIN``), not from its answer, which a slow store sends a whole
-    latency later. A 429 pauses every caller until its ``Retry-After``.
+    ends instead of provoking a 429. A 429 pauses every caller until its ``Retry-After``.
     """
 
     def __init__(
@@ -38,12 +31,10 @@ class TokenBucket:
         rate: float,
         burst: int,
         window: float = 60.0,
-        window_margin: float = WINDOW_MARGIN,
         clock: Clock = time.monotonic,
         sleep: Sleep = time.sleep,
     ) -> None:
         self._rate = rate
-        self._margin = window_margin
         self._capacity = float(burst)
         self._burst = float(burst)
         self._window = window
@@ -59,10 +50,6 @@ class TokenBucket:
     @property
     def rate(self) -> float:
         return self._rate
-
-    def now(self) -> float:
-        """The bucket's clock, to say when a request :meth:`acquire` let go was sent."""
-        return self._clock()
 
     def _refill(self, now: float) -> None:
         # Nothing accrues while paused: the pause already is the wait the store asked for.
@@ -89,12 +76,8 @@ class TokenBucket:
             self._sleep(wait)
             waited += wait
 
-    def observe(self, headers: Mapping[str, str], *, sent_at: float | None = None) -> None:
-        """Adapts to the ``X-RateLimit-*`` headers of the answer to a request ``acquire`` let go.
-
-        ``sent_at`` (the bucket's :meth:`now` when the request went) dates a window the request
-        opened; without it, the answer's arrival does.
-        """
+    def observe(self, headers: Mapping[str, str]) -> None:
+        """Adapts to the ``X-RateLimit-*`` headers of the answer to a request ``acquire`` let go."""
         limit = _int_header(headers, "x-ratelimit-limit")
         remaining = _int_header(headers, "x-ratelimit-remaining")
         with self._lock:
@@ -107,8 +90,7 @@ class TokenBucket:
                 self._rate = limit / self._window
                 self._capacity = min(self._burst, float(limit))
                 if remaining is not None and remaining >= limit - 1:
-                    opened = now if sent_at is None else min(now, sent_at + self._margin)
-                    self._window_started = opened
+                    self._window_started = now
             if remaining is not None:
                 # The store has not counted the requests still on their way.
                 allowed = float(max(remaining - self._in_flight, 0))

@@ -103,7 +103,6 @@ class Requester:
         for attempt in range(1, settings.max_attempts + 1):
             paused = False
             self._bucket.acquire()
-            sent_at = self._bucket.now()
             self.stats.requests += 1
             if attempt > 1:
                 self.stats.retries += 1
@@ -126,7 +125,7 @@ class Requester:
                     raise failure from exc
                 delay = self.backoff(attempt)
             else:
-                self._bucket.observe(response.headers, sent_at=sent_at)
+                self._bucket.observe(response.headers)
                 status = response.status_code
                 if 200 <= status < 300:
                     try:

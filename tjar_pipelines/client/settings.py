@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from tjar_pipelines.client.ratelimit import WINDOW_MARGIN
 from tjar_pipelines.client.secret import Secret
 
 Language = Literal["en", "ar"]
@@ -85,9 +84,6 @@ class ClientSettings:
         requests_per_second: Request rate until the store advertises its own limit.
         burst: Requests that may go out back to back.
         rate_limit_window: Seconds that ``X-RateLimit-Limit`` counts over (Laravel: 60).
-        rate_limit_margin: Seconds added to when a store's rate window is taken to have opened
-            (when the request that opened it was sent), against the request having left a
-            little later than the client let it go.
         page_param: Name of the page-number query parameter.
         per_page_param: Name of the page-size query parameter.
         date_from_param: Name of the inclusive first-day filter.
@@ -113,7 +109,6 @@ class ClientSettings:
     requests_per_second: float = 10.0
     burst: int = 10
     rate_limit_window: float = 60.0
-    rate_limit_margin: float = WINDOW_MARGIN
     page_param: str = "page"
     per_page_param: str = "per_page"
     date_from_param: str = "date_from"
