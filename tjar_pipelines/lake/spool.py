@@ -314,9 +314,10 @@ class OrderSpool:
         numbers = self._batches_of_day.get(day, [])
         if unusual_only:
             numbers = [n for n in numbers if n in self._unusual_batches]
+        that_day = arrays.scalar(day, pa.date32())  # once, for every batch file's filter
         for number in numbers:
             rows = self._decoded(name, number)
-            mask = pc.call_function("equal", [rows["order_date"], arrays.scalar(day, pa.date32())])
+            mask = pc.call_function("equal", [rows["order_date"], that_day])
             if keep is not None:
                 mask = pc.call_function("and", [mask, keep(rows)])
             yield rows.filter(mask)
