@@ -50,6 +50,7 @@ def build_definitions(
                 stores_file=str(settings.stores_file),
                 requests_per_second=settings.requests_per_second,
                 rate_limit_window=settings.rate_limit_window,
+                max_concurrent_stores=settings.max_concurrent_stores,
             ),
             "lake": LakeResource(data_dir=str(settings.data_dir)),
         },

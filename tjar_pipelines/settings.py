@@ -26,6 +26,10 @@ class Settings:
             own limit (``TJAR_REQUESTS_PER_SECOND``, 10).
         rate_limit_window: Seconds a store's ``X-RateLimit-Limit`` counts over
             (``TJAR_RATE_LIMIT_WINDOW``, 60 as in Laravel).
+        max_concurrent_stores: Stores of one run read and written at the same time
+            (``TJAR_MAX_CONCURRENT_STORES``, 16). Each takes its own memory (about 60 MB for
+            a large store while its orders are read and written): 1 bounds a sync's memory
+            lowest, at the cost of its time.
     """
 
     stores_file: Path
@@ -37,6 +41,7 @@ class Settings:
     webhook_sensor_interval: int = 30
     requests_per_second: float = 10.0
     rate_limit_window: float = 60.0
+    max_concurrent_stores: int = 16
 
     @property
     def queue_path(self) -> Path:
@@ -55,10 +60,11 @@ class Settings:
             webhook_sensor_interval=_int_env("TJAR_WEBHOOK_SENSOR_INTERVAL", 30),
             requests_per_second=_positive_env("TJAR_REQUESTS_PER_SECOND", 10.0),
             rate_limit_window=_positive_env("TJAR_RATE_LIMIT_WINDOW", 60.0),
+            max_concurrent_stores=_int_env("TJAR_MAX_CONCURRENT_STORES", 16, minimum=1),
         )
 
 
-def _int_env(name: str, default: int) -> int:
+def _int_env(name: str, default: int, *, minimum: int = 0) -> int:
     raw = os.environ.get(name, "").strip()
     if not raw:
         return default
@@ -66,8 +72,9 @@ def _int_env(name: str, default: int) -> int:
         value = int(raw)
     except ValueError as exc:
         raise ValueError(f"{name}={raw!r} must be a whole number") from exc
-    if value < 0:
-        raise ValueError(f"{name} must not be negative")
+    if value < minimum:
+        least = f"at least {minimum}" if minimum else "not negative"
+        raise ValueError(f"{name} must be {least}")
     return value
 
 

@@ -314,6 +314,40 @@ def test_one_failing_store_does_not_stop_the_others(pipeline, monkeypatch):
     assert stored_orders(p, "zen") == {}
 
 
+def test_max_concurrent_stores_reads_one_store_at_a_time(pipeline, monkeypatch):
+    """``TJAR_MAX_CONCURRENT_STORES=1``: the stores of a run are read one after the other,
+    which bounds a sync's memory to one store's (measured in the README)."""
+    import threading
+
+    from tjar_pipelines.assets import orders
+    from tjar_pipelines.definitions import build_definitions
+    from tjar_pipelines.schedules import RANGE_END, RANGE_START, order_day_key
+    from tjar_pipelines.settings import Settings
+
+    p = pipeline(sim_config(spec("acme"), spec("bee"), spec("zen")))
+    monkeypatch.setenv("TJAR_MAX_CONCURRENT_STORES", "1")
+    lock, active, most = threading.Lock(), [0], [0]
+
+    def counted(*args, **kwargs):
+        with lock:
+            active[0] += 1
+            most[0] = max(most[0], active[0])
+        try:
+            return sync_order_days(*args, **kwargs)
+        finally:
+            with lock:
+                active[0] -= 1
+
+    sync_order_days = orders.sync_order_days
+    monkeypatch.setattr(orders, "sync_order_days", counted)
+    defs = build_definitions(p.registry(), Settings.from_env())
+    tags = {RANGE_START: order_day_key(FIRST, "acme"), RANGE_END: order_day_key(LAST, "zen")}
+    result = defs.resolve_job_def("orders_job").execute_in_process(instance=p.instance, tags=tags)
+    assert result.success and most[0] == 1
+    for store in ("acme", "bee", "zen"):
+        assert set(stored_orders(p, store)) == expected_ids(p.server, store, FIRST, LAST)
+
+
 def test_a_window_of_many_batches_goes_through_the_spool_and_writes_every_order(pipeline):
     from tjar_pipelines.ingest import sync_order_days
     from tjar_pipelines.lake.files import Lake

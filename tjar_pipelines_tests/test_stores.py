@@ -126,12 +126,15 @@ def test_settings_from_the_environment(monkeypatch):
 
     monkeypatch.setenv("TJAR_REQUESTS_PER_SECOND", "0.5")
     monkeypatch.setenv("TJAR_LOOKBACK_DAYS", "5")
+    monkeypatch.setenv("TJAR_MAX_CONCURRENT_STORES", "3")
     settings = Settings.from_env()
     assert settings.requests_per_second == 0.5 and settings.lookback_days == 5
+    assert settings.max_concurrent_stores == 3
     for name, value in (
         ("TJAR_REQUESTS_PER_SECOND", "0"),
         ("TJAR_LOOKBACK_DAYS", "-1"),
         ("TJAR_RATE_LIMIT_WINDOW", "soon"),
+        ("TJAR_MAX_CONCURRENT_STORES", "0"),
     ):
         monkeypatch.setenv(name, value)
         with pytest.raises(ValueError, match=name):
