@@ -47,6 +47,27 @@ def test_every_product_exactly_once(simulator, shape):
     assert sorted(ids, key=int) == [str(FIRST_PRODUCT_ID + n) for n in range(57)]
 
 
+@pytest.mark.parametrize("order", ["newest", "oldest"])
+@pytest.mark.parametrize("shape", [s for s in PAGINATION_SHAPES if s != "none"])
+def test_products_deleted_during_the_scan_let_no_other_slip_past(simulator, shape, order):
+    """A product deleted after it was read moves the ones after it up a page, so one of them
+    slips past the reader, while the deleted one still counts towards the total: the total
+    went down, so the whole list is read again and every live product is returned once.
+    (A store that reports no total gives no sign of a deletion: the next sync reads it.)"""
+    server = simulator(sim_config(pagination=shape, list_order=order))
+    store = server.simulator.stores["acme"]
+    with sim_client(server, settings=ClientSettings(per_page=4, prefetch=False)) as client:
+        ids: list[str] = []
+        for n, product in enumerate(client.iter_products()):
+            ids.append(product.identifier)
+            if n in (5, 13):  # the second-to-last of pages 2 and 4: the next page shifts
+                store.delete_product(int(product.identifier))
+        live = {str(FIRST_PRODUCT_ID + n) for n in store.product_indexes()}
+        assert len(ids) == len(set(ids))
+        assert live <= set(ids) and len(live) == 23
+        assert client.last_scan is not None and client.last_scan.reported_total == 23
+
+
 @pytest.mark.parametrize("shape", PAGINATION_SHAPES)
 def test_silent_clamp_is_noticed_and_costs_no_rows(simulator, shape, caplog):
     server = simulator(sim_config(pagination=shape, max_per_page=13))

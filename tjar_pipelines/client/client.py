@@ -70,11 +70,25 @@ class ScanResult:
 
 @dataclass(slots=True)
 class _Totals:
-    """The ``total`` a store reported on the first and on the last page of one pass."""
+    """The ``total`` a store reported on the first and on the last page of one pass.
+
+    ``lowest`` is the lowest it reported on any page: below ``first`` when records were deleted
+    during the pass.
+    """
 
     first: int | None = None
     last: int | None = None
+    lowest: int | None = None
     pages: int = 0
+
+    @property
+    def shrank(self) -> bool:
+        """Whether records were deleted during the pass.
+
+        The records after a deleted one moved up a page, so one may have slipped past the
+        reader, while a deleted record read earlier still counts.
+        """
+        return self.first is not None and self.lowest is not None and self.lowest < self.first
 
 
 @functools.cache
@@ -326,9 +340,15 @@ class TjarClient:
         * if records arrived during the pass, the head of the list is read once more to pick
           them up (records arriving faster than that are left to the next sync);
         * if records that existed are missing, the head and then the whole list are read again,
-          up to ``max_consistency_rounds`` times, before :class:`TjarPaginationError`.
+          up to ``max_consistency_rounds`` times, before :class:`TjarPaginationError`;
+        * if the total went down during a pass (records deleted), the count proves nothing
+          (a deleted record read before still counts, and the records after it moved up a
+          page, so one may have slipped past): the whole list is read again, until a pass
+          sees no deletion. A deletion and an arrival between the same two pages leave the
+          total as it was and go unseen; a record they made slip is read by the next sync.
 
-        Without a ``total``, a ``live`` list (one that can still grow) has its head re-read once.
+        Without a ``total``, a ``live`` list (one that can still grow) has its head re-read once;
+        a deletion then gives no sign, and a record it made slip is read by the next sync.
 
         Args:
             path: List endpoint, e.g. ``/orders``.
@@ -360,26 +380,30 @@ class TjarClient:
             return
         rounds = 0
         while rounds < self.settings.max_consistency_rounds and (
-            totals.last is not None and len(seen) < totals.last
+            totals.shrank or (totals.last is not None and len(seen) < totals.last)
         ):
             # Everything that existed when the pass began was read: only arrivals are missing,
             # and they sort to the head. Otherwise rows slipped past: read the head, then all.
             complete = totals.first is not None and len(seen) >= totals.first
+            head_only = not totals.shrank and (complete or rounds == 0)
             log.info(
-                "store %s: %s changed while it was read (%d read, total %s); re-reading %s",
+                "store %s: %s changed while it was read (%d read, total %s%s); re-reading %s",
                 self.store,
                 path,
                 len(seen),
                 totals.last,
-                "the head" if complete or rounds == 0 else "everything",
+                f", down from {totals.first}" if totals.shrank else "",
+                "the head" if head_only else "everything",
             )
-            totals = yield from read(complete or rounds == 0)
+            totals = yield from read(head_only)
             rounds += 1
-        if totals.first is None or len(seen) >= totals.first:
+        if not totals.shrank and (totals.first is None or len(seen) >= totals.first):
             return
         problem = (
             f"read {len(seen)} distinct records but the store reports total {totals.first} "
             f"after {rounds} re-reads"
+            if not totals.shrank
+            else f"records were deleted during each of {rounds + 1} passes over the list"
         )
         if self.settings.on_total_mismatch == "error":
             raise TjarPaginationError(
@@ -463,6 +487,8 @@ class TjarClient:
                 totals.last = page.total
                 if totals.first is None:
                     totals.first = page.total
+                if totals.lowest is None or page.total < totals.lowest:
+                    totals.lowest = page.total
             ids: list[str] = []
             fresh = 0
             for item in page.items:

@@ -185,6 +185,13 @@ class SimStore:
             return index
         return None
 
+    def delete_product(self, ident: int) -> None:
+        """Takes a live product off the list, as deleting it in the dashboard would."""
+        with self.lock:
+            if self.product_index(ident) is None:
+                raise KeyError(ident)
+            self.deleted_products.add(ident)
+
     def touch_product(self, ident: int, now: float) -> None:
         with self.lock:
             index = self.product_index(ident)
