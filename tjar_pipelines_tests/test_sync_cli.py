@@ -88,9 +88,14 @@ def test_neighbouring_stores_show_as_a_range(pipeline, capsys):
     assert re.search(r"^acme +25$", out, re.M) and re.search(r"^zen +25$", out, re.M), out
 
 
-def test_webhooks_register_and_list(pipeline, capsys, tmp_path):
+@pytest.mark.parametrize("existing", [False, True], ids=["new-file", "readable-file"])
+def test_webhooks_register_and_list(pipeline, capsys, tmp_path, existing):
+    """The secret file ends at mode 600, also when it was there before and readable by all."""
     p = pipeline()
     secret_file = tmp_path / "acme.secret"
+    if existing:
+        secret_file.write_text("an old secret, longer than the new one\n")
+        secret_file.chmod(0o644)
     code = main(
         [
             "webhooks",

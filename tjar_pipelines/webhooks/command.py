@@ -93,6 +93,7 @@ def run(args: argparse.Namespace) -> int:
     elif args.secret_file:
         args.secret_file.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(args.secret_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.fchmod(fd, 0o600)  # open() sets the mode of a new file only
         with os.fdopen(fd, "w") as handle:
             handle.write(hook.secret.reveal() + "\n")
         print(
