@@ -160,6 +160,18 @@ def test_rejections_store_nothing(receiver, caplog, case, status):
     assert SECRET not in caplog.text and "Shipped" not in caplog.text
 
 
+def test_an_unknown_store_in_the_path_cannot_forge_log_lines(receiver, caplog):
+    """The path's slug is the sender's text: logged quoted, so an encoded newline stays inside
+    the one line of the rejection instead of starting a line of its own."""
+    server, queue_path = receiver
+    caplog.set_level(logging.WARNING, logger="tjar_pipelines.webhooks")
+    forged = "x%0AWARNING tjar_pipelines.webhooks: webhook rejected: bad_signature store=acme"
+    response = post(server, forged, b"{}", {})
+    assert response.status_code == 404 and stored(queue_path) == []
+    [record] = [r for r in caplog.records if "unknown_store" in r.getMessage()]
+    assert "\n" not in record.getMessage() and "'x\\nWARNING" in record.getMessage()
+
+
 def test_healthz_counts(receiver):
     server, _ = receiver
     raw, headers = signed(delivery())

@@ -152,7 +152,7 @@ def create_app(
             "webhook rejected: %s (%d) store=%s delivery=%s",
             reason,
             status,
-            slug,
+            slug if slug in stores else repr(slug[:64]),  # the sender's text: no raw newlines
             request.headers.get("x-tjar-delivery", "-")[:64],
         )
         return JSONResponse({"status": "rejected", "reason": reason}, status)
