@@ -160,12 +160,19 @@ def parse_registry(document: object, *, source: str = "stores.yaml") -> Registry
     if not isinstance(entries, Sequence) or isinstance(entries, str):
         raise RegistryError(f"{source}: 'stores' must be a list of store entries")
     stores: list[Store] = []
-    seen: set[str] = set()
+    seen: dict[str, str] = {}  # slugs with '-' read as '_', as in variable and check names
     for index, entry in enumerate(entries):
         store = _parse_entry(entry, f"{source}: stores[{index}]")
-        if store.slug in seen:
-            raise RegistryError(f"{source}: stores[{index}]: duplicate slug {store.slug!r}")
-        seen.add(store.slug)
+        key = store.slug.replace("-", "_")
+        if key in seen:
+            other = seen[key]
+            raise RegistryError(
+                f"{source}: stores[{index}]: duplicate slug {store.slug!r}"
+                if other == store.slug
+                else f"{source}: stores[{index}]: slug {store.slug!r} differs from {other!r} "
+                "only by '-' and '_', which share variable and check names; rename one"
+            )
+        seen[key] = store.slug
         stores.append(store)
     return Registry(tuple(stores))
 

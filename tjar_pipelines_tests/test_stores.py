@@ -84,6 +84,11 @@ def test_a_literal_key_is_refused_without_being_repeated():
 def test_duplicate_slugs_and_bad_documents():
     with pytest.raises(RegistryError, match=r"stores\[1\]: duplicate slug 'acme'"):
         parse(GOOD, GOOD)
+    # TJAR_ZEN_SHOP_API_KEY and the check fresh_zen_shop would belong to both
+    with pytest.raises(
+        RegistryError, match=r"stores\[1\]: slug 'zen_shop' differs from 'zen-shop'"
+    ):
+        parse({**GOOD, "slug": "zen-shop"}, {**GOOD, "slug": "zen_shop"})
     for document in (None, [], {"store": []}, {"stores": "acme"}, {"stores": [], "extra": 1}):
         with pytest.raises(RegistryError):
             parse_registry(document)
