@@ -8,6 +8,7 @@ import contextlib
 import datetime as dt
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
+from zoneinfo import ZoneInfo
 
 import dagster as dg
 import duckdb
@@ -173,42 +174,67 @@ def freshness_check_name(slug: str) -> str:
     return "fresh_" + slug.replace("-", "_")
 
 
-def last_synced(lake: Lake, slug: str) -> dt.datetime | None:
-    """When the store's orders were last written (newest ``synced_at`` in its slices)."""
-    pattern = lake.store_glob("orders", slug)
+def last_synced(lake: Lake, slug: str, days: Sequence[dt.date]) -> dt.datetime | None:
+    """When the store's orders of ``days`` were last written.
+
+    That is the newest ``synced_at`` of their slices, or None if none of them was ever written.
+    """
+    files = [str(p) for day in days if (p := lake.slice_path("orders", slug, day)).exists()]
+    if not files:
+        return None
     with _connect() as con:
         try:
             row = con.execute(
-                "SELECT max(synced_at) FROM read_parquet($p)", {"p": pattern}
+                "SELECT max(synced_at) FROM read_parquet($f)", {"f": files}
             ).fetchone()
-        except duckdb.IOException:
+        except duckdb.IOException:  # a slice replaced or removed between the listing and now
             return None
     return row[0] if row else None
 
 
-def build_freshness_checks(slugs: Sequence[str], max_age: dt.timedelta) -> dg.AssetChecksDefinition:
-    """One freshness check per store: its orders were synced within ``max_age``."""
+def recent_days(timezone: str, now: dt.datetime) -> list[dt.date]:
+    """The store's local today and yesterday.
+
+    Every hourly sync writes them, and only their age says whether the sync keeps up: a run of
+    an old day, from a webhook or a backfill, says nothing about today's orders.
+    """
+    today = now.astimezone(ZoneInfo(timezone)).date()
+    return [today - dt.timedelta(days=1), today]
+
+
+def build_freshness_checks(
+    timezones: Mapping[str, str], max_age: dt.timedelta
+) -> dg.AssetChecksDefinition:
+    """One freshness check per store: its orders of its last two local days are recent.
+
+    It passes when they were synced within ``max_age``.
+
+    Args:
+        timezones: Each store's slug and IANA zone.
+        max_age: The oldest sync that passes.
+    """
     specs = [
         dg.AssetCheckSpec(
             freshness_check_name(slug),
             asset="orders",
-            description=f"Orders of store {slug} were synced within the last "
-            f"{max_age.total_seconds() / 3600:g} hours; fails if they never were.",
+            description=f"Orders of store {slug} of its local today and yesterday were synced "
+            f"within the last {max_age.total_seconds() / 3600:g} hours; fails if they never "
+            "were.",
         )
-        for slug in slugs
+        for slug in timezones
     ]
 
     @dg.multi_asset_check(specs=specs, can_subset=True, name="orders_freshness")
     def orders_freshness(context: dg.AssetCheckExecutionContext, lake: LakeResource):
         now = dt.datetime.now(dt.UTC)
-        for slug in slugs:
+        for slug, timezone in timezones.items():
             name = freshness_check_name(slug)
             if (
                 dg.AssetCheckKey(dg.AssetKey("orders"), name)
                 not in context.selected_asset_check_keys
             ):
                 continue
-            synced = last_synced(lake.lake(), slug)
+            synced = last_synced(lake.lake(), slug, recent_days(timezone, now))
             age = None if synced is None else now - synced
             yield dg.AssetCheckResult(
                 check_name=name,

@@ -32,7 +32,7 @@ def build_definitions(
     """Everything Dagster needs for the stores of ``registry``."""
     by_store = store_partitions(registry)
     retries = run_retry_policy(settings.run_retries)
-    freshness = build_freshness_checks(registry.slugs, FRESHNESS)
+    freshness = build_freshness_checks({s.slug: s.timezone for s in registry.stores}, FRESHNESS)
     freshness_checks_job = freshness_job(freshness)
     return dg.Definitions(
         assets=[

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from zoneinfo import ZoneInfo
 
 import dagster as dg
 import pyarrow as pa
@@ -75,18 +76,34 @@ def test_product_check(tmp_path):
     assert not product_check_results(lake, ["acme"])[0].passed
 
 
-def test_freshness_per_store(tmp_path):
+def test_freshness_per_store_judges_its_local_today_and_yesterday(tmp_path):
     lake = Lake(tmp_path)
-    lake.write_slice("orders", orders("1"), "acme", DAY)
-    lake.write_slice("orders", orders("1", synced=NOW - dt.timedelta(hours=5)), "old-shop", DAY)
-    checks = build_freshness_checks(["acme", "old-shop", "never"], dt.timedelta(hours=2))
+    zone = "Asia/Riyadh"
+    today = NOW.astimezone(ZoneInfo(zone)).date()
+    stale = NOW - dt.timedelta(hours=5)
+    lake.write_slice("orders", orders("1", synced=stale), "acme", today - dt.timedelta(days=3))
+    lake.write_slice("orders", orders("1"), "acme", today)
+    lake.write_slice("orders", orders("1", synced=stale), "old-shop", today)
+    # Just after local midnight: today's slice is not written yet, yesterday's is fresh.
+    lake.write_slice("orders", orders("1"), "midnight", today - dt.timedelta(days=1))
+    # The hourly sync stopped; a webhook run has just rewritten a day of last month.
+    lake.write_slice("orders", orders("1", synced=stale), "masked", today)
+    lake.write_slice("orders", orders("1"), "masked", today - dt.timedelta(days=20))
+    stores = ["acme", "old-shop", "midnight", "masked", "never"]
+    checks = build_freshness_checks(dict.fromkeys(stores, zone), dt.timedelta(hours=2))
     result = dg.materialize(
         [checks],
         selection=dg.AssetSelection.all_asset_checks(),
         resources={"lake": LakeResource(data_dir=str(tmp_path))},
     )
     outcome = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
-    assert outcome == {"fresh_acme": True, "fresh_old_shop": False, "fresh_never": False}
+    assert outcome == {
+        "fresh_acme": True,
+        "fresh_old_shop": False,
+        "fresh_midnight": True,
+        "fresh_masked": False,
+        "fresh_never": False,
+    }
 
 
 def test_a_run_larger_than_the_checks_memory_is_checked_exactly(tmp_path):
