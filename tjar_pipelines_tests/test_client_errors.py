@@ -66,6 +66,21 @@ def test_request_headers_and_timeouts():
     assert timeout["connect"] == 5.0 and timeout["read"] == 30.0
 
 
+def test_a_request_failing_unexpectedly_gives_its_rate_limit_slot_back():
+    """A prefetch still running when its client is closed fails with httpx's RuntimeError. The
+    store's bucket, shared by every later client of the store in the process, must not go on
+    counting it as on its way: each such request lowered what the store let later runs send."""
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        raise RuntimeError("Cannot send a request, as the client has been closed.")
+
+    with mock_client(handler) as client:
+        for _ in range(3):
+            with pytest.raises(RuntimeError, match="closed"):
+                client.get_product(1)
+        assert client._requester._bucket._in_flight == 0
+
+
 def test_429_waits_retry_after_then_succeeds():
     clock = FakeClock()
     handler = Scripted(httpx.Response(429, headers={"Retry-After": "7"}), ok())

@@ -124,6 +124,11 @@ class Requester:
                 if method not in _IDEMPOTENT and not never_sent:
                     raise failure from exc
                 delay = self.backoff(attempt)
+            except BaseException:
+                # Any other failure (a prefetch whose client was closed under it, an interrupt)
+                # got no answer either: the store's shared bucket must stop counting it.
+                self._bucket.unanswered()
+                raise
             else:
                 self._bucket.observe(response.headers)
                 status = response.status_code
