@@ -99,13 +99,12 @@ def sync_order_days(
     Memory holds two batches of orders (``batch_rows`` or 8 MB of JSON) while reading, and
     the decoded files of a few batches while writing (16 MB, or one batch if larger), however
     large the window or the day: the window's rows wait on local disk (see
-    :class:`~tjar_pipelines.lake.spool.OrderSpool`).
+    :class:`~tjar_pipelines.lake.spool.OrderSpool`). Syncs of the same store's orders take
+    turns (:meth:`Lake.syncing`), so the one that reads later writes later.
     """
     started = time.perf_counter()
     report = SyncReport(store=client.store)
     before = (client.stats.requests, client.stats.retries, client.stats.throttled)
-    synced_at = dt.datetime.now(dt.UTC)
-    lake.sweep(client.store)
     scans = [
         window
         for first, last in day_ranges(days)
@@ -113,13 +112,16 @@ def sync_order_days(
     ]
     folder = lake.spool_dir(client.store)
     timezone = client.connection.timezone
-    for first, last in scans:
-        spool = OrderSpool(folder, client.store, timezone, synced_at, batch_rows=batch_rows)
-        try:
-            with relaxed_gc():
-                _sync_window(client, lake, spool, first, last, report)
-        finally:
-            spool.discard()
+    with lake.syncing("orders", client.store, waiting=lambda: _waiting(client.store, "orders")):
+        synced_at = dt.datetime.now(dt.UTC)
+        lake.sweep(client.store)
+        for first, last in scans:
+            spool = OrderSpool(folder, client.store, timezone, synced_at, batch_rows=batch_rows)
+            try:
+                with relaxed_gc():
+                    _sync_window(client, lake, spool, first, last, report)
+            finally:
+                spool.discard()
     if report.outside_window:
         log.warning(
             "store %s: %d orders listed for %s..%s were created on other local days; check "
@@ -225,10 +227,11 @@ def sync_products(client: TjarClient, lake: Lake) -> SyncReport:
     started = time.perf_counter()
     report = SyncReport(store=client.store)
     before = (client.stats.requests, client.stats.retries, client.stats.throttled)
-    with relaxed_gc():
-        products = list(client.iter_products())
-        table = products_table(products, dt.datetime.now(dt.UTC))
-    lake.write_slice("products", table, client.store)
+    with lake.syncing("products", client.store, waiting=lambda: _waiting(client.store, "products")):
+        with relaxed_gc():
+            products = list(client.iter_products())
+            table = products_table(products, dt.datetime.now(dt.UTC))
+        lake.write_slice("products", table, client.store)
     scan = client.last_scan
     report.rows["products"] = table.num_rows
     report.pages = scan.pages if scan else 0
@@ -246,6 +249,10 @@ def sync_products(client: TjarClient, lake: Lake) -> SyncReport:
     ]
     _finish(report, client, before, started)
     return report
+
+
+def _waiting(store: str, what: str) -> None:
+    log.info("store %s: another run is syncing its %s; waiting for it to finish", store, what)
 
 
 def _finish(

@@ -368,6 +368,67 @@ def test_a_window_of_many_batches_goes_through_the_spool_and_writes_every_order(
     assert not list(lake.spool_dir("acme").iterdir())
 
 
+def test_a_sync_that_reads_a_store_later_also_writes_it_later(pipeline, monkeypatch):
+    """A nightly sync has read a month and not yet written it; a merchant cancels an order of
+    it, and the webhook's sync of that day starts. That one waits for the nightly sync, so the
+    cancellation is what stays (without the store's lock it was written first, then the
+    nightly sync's older read put the old status back)."""
+    import threading
+
+    from tjar_pipelines import ingest
+    from tjar_pipelines.ingest import sync_order_days
+    from tjar_pipelines.lake.files import Lake
+    from tjar_pipelines.lake.warehouse import Warehouse
+    from tjar_pipelines_tests.conftest import sim_client
+
+    p = pipeline()
+    store = p.server.simulator.stores["acme"]
+    day = dt.date(2026, 4, 25)
+    pos = next(
+        n
+        for n in range(*store.order_range(day, day))
+        if store.order(n, "en")["status"]["value"] != "Cancelled"
+    )
+    ident = str(FIRST_ORDER_ID + pos)
+    lake = Lake(p.data_dir)
+    Warehouse(lake).ensure_views()
+    nightly_has_read, go_on = threading.Event(), threading.Event()
+    write_slice = Lake.write_slice
+
+    def paused_write(self, table, data, slug, when=None):
+        if table == "orders" and when == day and not nightly_has_read.is_set():
+            nightly_has_read.set()
+            assert go_on.wait(60)
+        return write_slice(self, table, data, slug, when)
+
+    monkeypatch.setattr(Lake, "write_slice", paused_write)
+    monkeypatch.setattr(ingest, "_waiting", lambda store, what: go_on.set())
+    month = [FIRST + dt.timedelta(days=n) for n in range(26)]
+
+    def nightly() -> None:
+        with sim_client(p.server) as client:
+            sync_order_days(client, lake, month)
+
+    def webhook() -> None:
+        try:
+            with sim_client(p.server) as client:
+                sync_order_days(client, lake, [day])
+        finally:
+            go_on.set()
+
+    first = threading.Thread(target=nightly)
+    first.start()
+    assert nightly_has_read.wait(60)
+    store.change_status(int(ident), 4, time.time())
+    second = threading.Thread(target=webhook)
+    second.start()
+    first.join(60)
+    second.join(60)
+    assert store.order(pos, "en")["status"]["value"] == "Cancelled"
+    [(status,)] = p.query("SELECT status FROM orders WHERE identifier = ?", [ident])
+    assert status == "Cancelled"
+
+
 def test_orders_without_created_at_are_placed_on_one_day_once(tmp_path):
     import httpx
     import pyarrow.parquet as pq

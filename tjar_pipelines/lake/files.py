@@ -16,13 +16,14 @@ every file too, so the files can move to object storage, where a PUT is the atom
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import fcntl
 import os
 import shutil
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import IO
 
@@ -97,6 +98,29 @@ class Lake:
         path = self.slice_path(table, store, day)
         self._replace(path, SCHEMAS[table], [data] if isinstance(data, pa.Table) else data)
         return path
+
+    @contextlib.contextmanager
+    def syncing(
+        self, what: str, store: str, *, waiting: Callable[[], None] = lambda: None
+    ) -> Iterator[None]:
+        """One sync of ``what`` (``orders``, ``products``) of ``store`` at a time on this machine.
+
+        A run that reads a store's orders before another and writes after it would put its
+        older rows back over the newer ones (a nightly reconciliation and a webhook's run of
+        the same day, say): with this lock the run that reads later also writes later. Calls
+        ``waiting`` once if another run holds it, then waits; the operating system drops the
+        lock of a run that dies. Syncs of different stores, and of orders and products, do not
+        wait for each other.
+        """
+        folder = self.data_dir / "locks"
+        folder.mkdir(parents=True, exist_ok=True)
+        with open(folder / f"{what}-{store}.lock", "ab") as handle:  # closing it unlocks
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                waiting()
+                fcntl.flock(handle, fcntl.LOCK_EX)
+            yield
 
     def sweep(self, store: str, *, older_than_s: float = 3600.0) -> int:
         """Deletes what killed runs left behind for the store; returns how many.
