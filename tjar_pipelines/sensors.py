@@ -11,7 +11,7 @@ from tjar_pipelines.schedules import order_day_key
 from tjar_pipelines.settings import Settings
 from tjar_pipelines.stores import Registry
 from tjar_pipelines.webhooks.queue import WebhookQueue
-from tjar_pipelines.webhooks.routing import Target, Touched, route
+from tjar_pipelines.webhooks.routing import UNKNOWN_STORE, Target, Touched, route
 
 MAX_EVENTS_PER_TICK = 50_000
 
@@ -54,12 +54,23 @@ def build_webhook_sensor(registry: Registry, settings: Settings) -> dg.SensorDef
     def tjar_webhook_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
         cursor = int(context.cursor) if context.cursor else 0
         with WebhookQueue(settings.queue_path) as queue:
+            if cursor > queue.last_seq():
+                context.log.warning(
+                    f"the webhook queue {settings.queue_path} never held an event after "
+                    f"{cursor}, the sensor's cursor: the file was replaced; reading it from "
+                    "its start"
+                )
+                cursor = 0
+            # Events of stores this code location did not know yet (the receiver had the new
+            # stores.yaml first) went to the dead letters: now that it knows them, read them.
+            queue.requeue(registry.slugs, UNKNOWN_STORE)
             events = queue.read_after(cursor, MAX_EVENTS_PER_TICK)
             latest = dt.datetime.now(ZoneInfo(DAY_TIMEZONE)).date()  # the newest day partition
             routing = route(events, registry, latest)
             # Dead letters are written before the cursor moves past them.
             queue.dead_letter(routing.dead)
-            queue.prune(settings.webhook_retention_days)
+            # Only events a finished tick routed go: this tick's may be read again if it fails.
+            queue.prune(settings.webhook_retention_days, read_up_to=cursor)
         if routing.dead:
             context.log.warning(
                 f"{len(routing.dead)} webhook events went to the dead letters, e.g. "

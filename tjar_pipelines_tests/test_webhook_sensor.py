@@ -15,8 +15,8 @@ from tjar_pipelines.webhooks.receiver import create_app
 from tjar_pipelines_tests.conftest import expected_ids, sim_config, spec
 
 
-def tick(p, cursor: str | None) -> dg.SensorResult:
-    defs = p.defs()
+def tick(p, cursor: str | None, defs: dg.Definitions | None = None) -> dg.SensorResult:
+    defs = defs or p.defs()
     sensor = defs.resolve_sensor_def("tjar_webhook_sensor")
     with dg.build_sensor_context(
         cursor=cursor, instance=p.instance, repository_def=defs.get_repository_def()
@@ -75,6 +75,36 @@ def test_a_tick_requests_each_touched_partition_once(pipeline):
     )
     assert not tick(p, result.cursor).run_requests
     assert tick(p, result.cursor).cursor == "6"
+
+
+def test_events_of_a_store_added_later_are_read_once_the_sensor_knows_it(pipeline):
+    """The receiver got the new stores.yaml before the code location was reloaded: the zen
+    store's events went to the dead letters, and come back when the sensor knows the store."""
+    from tjar_pipelines.definitions import build_definitions
+    from tjar_pipelines.stores import Registry
+
+    p = pipeline(sim_config(spec("acme"), spec("zen")))
+    registry = p.registry()
+    before = build_definitions(Registry(registry.stores[:1]), p.settings())
+    with WebhookQueue(p.settings().queue_path) as queue:
+        queue.append([order_event(1, "zen", "2026-05-09 12:00:00")])
+    first = tick(p, None, before)
+    assert not first.run_requests and first.cursor == "1"
+    after = tick(p, first.cursor)
+    assert [str(r.partition_key) for r in after.run_requests or []] == ["2026-05-09|zen"]
+    assert after.cursor == "2"
+    with WebhookQueue(p.settings().queue_path) as queue:
+        assert queue.dead_letters() == []
+
+
+def test_a_replaced_queue_file_is_read_from_its_start(pipeline):
+    """A new queue file numbers its events from 1 again: a cursor beyond them would hide them."""
+    p = pipeline()
+    with WebhookQueue(p.settings().queue_path) as queue:
+        queue.append([order_event(n, "acme", "2026-05-09 12:00:00") for n in range(3)])
+    result = tick(p, "500")
+    assert [str(r.partition_key) for r in result.run_requests or []] == ["2026-05-09|acme"]
+    assert result.cursor == "3"
 
 
 def test_ten_thousand_events_in_one_tick(pipeline):

@@ -91,6 +91,31 @@ def test_retention_and_dead_letters(tmp_path):
         ] and queue.dead_letters() == []
 
 
+def test_pruning_keeps_old_events_no_reader_has_passed(tmp_path):
+    """A backlog older than the retention, beyond what the sensor has read, stays."""
+    with WebhookQueue(tmp_path / "q.sqlite3") as queue:
+        queue.append([NewEvent("acme", str(n), "x", "{}") for n in range(5)], now=1_000.0)
+        assert queue.prune(7, read_up_to=2, now=1_000.0 + 8 * 86400) == 2
+        assert [e.seq for e in queue.read_after(0)] == [3, 4, 5]
+        assert queue.last_seq() == 5  # pruned or not, a seq is never given twice
+
+
+def test_requeue_moves_dead_letters_of_known_stores_back_after_the_last_event(tmp_path):
+    with WebhookQueue(tmp_path / "q.sqlite3") as queue:
+        assert queue.last_seq() == 0
+        queue.append([NewEvent(s, "d1", "order.created", "{}") for s in ("new", "gone")])
+        queue.append([NewEvent("acme", "d2", "x", "{}")])
+        queue.dead_letter(
+            [(e, f"store {e.store!r} is not in the registry") for e in queue.read_after(0)[:2]]
+            + [(queue.read_after(2)[0], "unknown event 'x'")]
+        )
+        assert queue.requeue({"new", "acme"}, "is not in the registry") == 1
+        assert queue.requeue({"new", "acme"}, "is not in the registry") == 0
+        assert [(e.seq, e.store) for e in queue.read_after(3)] == [(4, "new")]
+        assert {r[1] for r in queue.dead_letters()} == {"gone", "acme"}
+        assert queue.count() == 3  # moved, not copied
+
+
 WRITER = """
 import sys
 from tjar_pipelines.webhooks.queue import NewEvent, WebhookQueue

@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -137,11 +137,58 @@ class WebhookQueue:
             (limit,),
         ).fetchall()
 
-    def prune(self, retention_days: float, *, now: float | None = None) -> int:
-        """Deletes events and dead letters older than ``retention_days``; returns how many."""
+    def last_seq(self) -> int:
+        """The highest ``seq`` this file ever gave, pruned or not (0 for a new queue)."""
+        try:
+            row = self._db.execute(
+                "SELECT seq FROM sqlite_sequence WHERE name = 'events'"
+            ).fetchone()
+        except sqlite3.OperationalError:  # no AUTOINCREMENT row was ever written
+            return 0
+        return int(row[0]) if row else 0
+
+    def requeue(self, stores: Collection[str], reason_end: str) -> int:
+        """Moves dead letters of ``stores`` back into the events; returns how many.
+
+        Those whose reason ends with ``reason_end`` go after every event stored so far, so
+        that a reader whose cursor passed them reads them again.
+        """
+        with self._transaction():
+            rows = [
+                row
+                for row in self._db.execute(
+                    "SELECT seq, store, delivery_id, event, received_at, payload "
+                    "FROM dead_letters WHERE reason LIKE ?",
+                    ("%" + reason_end.replace("%", ""),),
+                ).fetchall()
+                if row[1] in stores
+            ]
+            for seq, store, delivery_id, event, received_at, payload in rows:
+                self._db.execute(
+                    "DELETE FROM events WHERE store = ? AND delivery_id = ?", (store, delivery_id)
+                )
+                self._db.execute(
+                    "INSERT INTO events (store, delivery_id, event, received_at, payload) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    (store, delivery_id, event, received_at, payload),
+                )
+                self._db.execute("DELETE FROM dead_letters WHERE seq = ?", (seq,))
+        return len(rows)
+
+    def prune(
+        self, retention_days: float, *, read_up_to: int | None = None, now: float | None = None
+    ) -> int:
+        """Deletes events and dead letters older than ``retention_days``; returns how many.
+
+        With ``read_up_to``, only events up to that ``seq`` (those a reader has passed) go,
+        however old the others are.
+        """
         cutoff = (time.time() if now is None else now) - retention_days * 86400
         with self._transaction():
-            gone = self._db.execute("DELETE FROM events WHERE received_at < ?", (cutoff,)).rowcount
+            gone = self._db.execute(
+                "DELETE FROM events WHERE received_at < ? AND seq <= ?",
+                (cutoff, read_up_to if read_up_to is not None else 2**63 - 1),
+            ).rowcount
             gone += self._db.execute(
                 "DELETE FROM dead_letters WHERE received_at < ?", (cutoff,)
             ).rowcount

@@ -34,6 +34,10 @@ class Touched:
     events: int = 0
 
 
+UNKNOWN_STORE = "is not in the registry"
+"""The end of the dead-letter reason of an event whose store the sensor did not know."""
+
+
 @dataclass(slots=True)
 class Routing:
     """Every event of a tick either touches a partition or goes to the dead letters."""
@@ -59,7 +63,7 @@ def route(
         routing.last_seq = max(routing.last_seq, event.seq)
         store = stores.get(event.store)
         if store is None:
-            routing.dead.append((event, f"store {event.store!r} is not in the registry"))
+            routing.dead.append((event, f"store {event.store!r} {UNKNOWN_STORE}"))
             continue
         if event.event in PRODUCT_EVENTS:
             target = Target("products", store.slug)
