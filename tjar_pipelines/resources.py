@@ -70,7 +70,7 @@ class TjarResource(dg.ConfigurableResource):
             MissingSecretError: Its API key variable is not set.
         """
         store = self.registry().get(slug)
-        return TjarClient(store.connection(), self.client_settings())
+        return TjarClient(store.connection(), store.client_settings(self.client_settings()))
 
 
 class LakeResource(dg.ConfigurableResource):

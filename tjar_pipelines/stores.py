@@ -6,6 +6,7 @@ variables, read only when a run needs them (:meth:`Store.api_key`).
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import os
 import re
@@ -17,7 +18,7 @@ from typing import Any
 import yaml
 
 from tjar_pipelines.client import Secret, StoreConnection, default_base_url
-from tjar_pipelines.client.settings import check_timezone
+from tjar_pipelines.client.settings import ClientSettings, check_timezone
 from tjar_pipelines.webhooks.signature import SignatureScheme
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
@@ -36,6 +37,7 @@ KEYS = frozenset(
         "webhook_signature_header",
         "webhook_signature_prefix",
         "webhook_signature_encoding",
+        "client",
     }
 )
 REQUIRED = ("slug", "domain", "api_key_env")
@@ -68,6 +70,8 @@ class Store:
         language: ``en`` or ``ar``, sent as ``Accept-Language``.
         start_date: First day of order history to sync (default 2025-01-01).
         signature: How the store signs its webhooks (header, prefix, hex or base64).
+        client: The store's own values of :class:`ClientSettings` fields (its ``client:``
+            mapping), over the defaults and the ``tjar`` resource's.
     """
 
     slug: str
@@ -79,6 +83,11 @@ class Store:
     language: str
     start_date: dt.date
     signature: SignatureScheme = field(default_factory=SignatureScheme)
+    client: tuple[tuple[str, Any], ...] = ()
+
+    def client_settings(self, base: ClientSettings | None = None) -> ClientSettings:
+        """``base`` (the client's defaults if None) with this store's ``client:`` values."""
+        return dataclasses.replace(base or ClientSettings(), **dict(self.client))
 
     def api_key(self) -> Secret:
         """The API key, read from the environment now.
@@ -236,7 +245,46 @@ def _parse_entry(entry: object, where: str) -> Store:
         language=str(language),
         start_date=start_date,
         signature=signature,
+        client=_client(entry.get("client", {}), where),
     )
+
+
+def _client(value: object, where: str) -> tuple[tuple[str, Any], ...]:
+    """A store's ``client:`` mapping, checked against :class:`ClientSettings`."""
+    fields = {f.name: type(f.default) for f in dataclasses.fields(ClientSettings)}
+    del fields["extra_headers"]
+    if not isinstance(value, Mapping):
+        raise RegistryError(
+            f"{where}: 'client' must be a mapping of client settings, like "
+            "{on_total_mismatch: warn}"
+        )
+    values: dict[str, Any] = {}
+    for key, item in value.items():
+        kind = fields.get(str(key))
+        if kind is None:
+            raise RegistryError(
+                f"{where}: client: unknown setting {key!r}; allowed: {sorted(fields)}"
+            )
+        number = isinstance(item, int | float) and not isinstance(item, bool)
+        if not (
+            isinstance(item, bool)
+            if kind is bool
+            else number
+            if kind is float
+            else number and float(item).is_integer()
+            if kind is int
+            else isinstance(item, str)
+        ):
+            wanted = {bool: "true or false", int: "a whole number", float: "a number"}
+            raise RegistryError(
+                f"{where}: client: {key} must be {wanted.get(kind, 'a string')}, not {item!r}"
+            )
+        values[str(key)] = kind(item)
+    try:
+        ClientSettings(**values)
+    except ValueError as exc:
+        raise RegistryError(f"{where}: client: {exc}") from exc
+    return tuple(sorted(values.items()))
 
 
 def _date(value: Any, where: str) -> dt.date:

@@ -52,6 +52,33 @@ def test_every_key():
     assert store.start_date == dt.date(2026, 1, 1) and store.language == "ar"
 
 
+def test_a_store_sets_its_own_client_settings_over_the_resource():
+    """Where Tjar's docs are silent each store can differ: its `client:` values win over the
+    defaults and the resource's, which fill in the rest."""
+    from tjar_pipelines.client import ClientSettings
+
+    client = {"on_total_mismatch": "warn", "page_param": "p", "per_page": 50.0, "prefetch": False}
+    [store] = parse({**GOOD, "client": {**client, "max_retry_after": 600}}).stores
+    settings = store.client_settings(ClientSettings(requests_per_second=2.0, per_page=30))
+    assert settings.on_total_mismatch == "warn" and settings.page_param == "p"
+    assert settings.per_page == 50 and isinstance(settings.per_page, int)
+    assert settings.max_retry_after == 600.0 and settings.prefetch is False
+    assert settings.requests_per_second == 2.0  # the resource's, as the store sets none
+    assert parse(GOOD).stores[0].client_settings() == ClientSettings()
+
+
+def test_the_tjar_resource_uses_the_stores_client_settings(tmp_path, monkeypatch):
+    import yaml
+
+    from tjar_pipelines.resources import TjarResource
+
+    path = tmp_path / "stores.yaml"
+    path.write_text(yaml.safe_dump({"stores": [{**GOOD, "client": {"page_param": "p"}}]}))
+    monkeypatch.setenv("TJAR_ACME_API_KEY", "k-123456")
+    with TjarResource(stores_file=str(path), requests_per_second=3.0).get_client("acme") as c:
+        assert c.settings.page_param == "p" and c.settings.requests_per_second == 3.0
+
+
 @pytest.mark.parametrize(
     ("change", "message"),
     [
@@ -68,6 +95,13 @@ def test_every_key():
         ({"language": "fr"}, r"'language' must be 'en' or 'ar'"),
         ({"start_date": "01/02/2026"}, r"'start_date' must be a date"),
         ({"base_url": "ftp://x"}, r"'base_url' must be an http\(s\) URL"),
+        ({"client": "warn"}, r"'client' must be a mapping of client settings"),
+        ({"client": {"colour": 1}}, r"client: unknown setting 'colour'; allowed: \["),
+        ({"client": {"per_page": "50"}}, r"client: per_page must be a whole number, not '50'"),
+        ({"client": {"per_page": 2.5}}, r"client: per_page must be a whole number, not 2.5"),
+        ({"client": {"prefetch": 1}}, r"client: prefetch must be true or false, not 1"),
+        ({"client": {"on_total_mismatch": "ignore"}}, r"client: on_total_mismatch must be"),
+        ({"client": {"per_page": 0}}, r"client: per_page must be at least 1"),
     ],
 )
 def test_bad_entries_name_the_entry_and_key(change, message):

@@ -411,8 +411,8 @@ class TjarClient:
                 store=self.store,
                 method="GET",
                 path=path,
-                advice="Run again; if it persists the store's total is unreliable: set "
-                "on_total_mismatch='warn' for this store.",
+                advice="Run again; if it persists the store's total is unreliable: add "
+                "'client: {on_total_mismatch: warn}' to its entry in stores.yaml.",
             )
         log.warning("store %s: GET %s: %s", self.store, path, problem)
 
@@ -517,7 +517,8 @@ class TjarClient:
                     method="GET",
                     path=path,
                     advice=f"The store seems to ignore the '{settings.page_param}' parameter; "
-                    "set page_param to the name this store uses.",
+                    "set its name as page_param under 'client:' in the store's entry of "
+                    "stores.yaml.",
                 )
             previous_ids = ids
             count = len(page.items)
@@ -549,8 +550,8 @@ class TjarClient:
             store=self.store,
             method="GET",
             path=path,
-            advice="The store never ended the list; raise max_pages if the list really is "
-            "that long.",
+            advice="The store never ended the list; if it really is that long, raise "
+            "max_pages under 'client:' in the store's entry of stores.yaml.",
         )
 
     def _learn_page_size(self, size: int, requested: int) -> None:

@@ -157,7 +157,8 @@ class Requester:
                         TjarRateLimitError,
                         f"429 Too Many Requests (Retry-After: {retry_after})",
                         "The store's rate limit was hit on every attempt; lower "
-                        "requests_per_second for this store or run fewer stores at once.",
+                        "requests_per_second under 'client:' in the store's entry of "
+                        "stores.yaml, or run fewer stores at once.",
                         method,
                         shown,
                         status=status,
@@ -168,8 +169,9 @@ class Requester:
                             TjarRateLimitError,
                             f"429 with Retry-After {delay:.0f}s, longer than max_retry_after "
                             f"({settings.max_retry_after:.0f}s)",
-                            "The store asked for a long pause; run again later or raise "
-                            "max_retry_after for this store.",
+                            "The store asked for a long pause; run again later, or raise "
+                            "max_retry_after under 'client:' in the store's entry of "
+                            "stores.yaml.",
                             method,
                             shown,
                             status=status,

@@ -78,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
     if args.action == "dead-letters":
         return _dead_letters(args, settings)
     store = registry.get(args.store)
-    with TjarClient(store.connection()) as client:
+    with TjarClient(store.connection(), store.client_settings()) as client:
         if args.action == "list":
             for hook in client.list_webhooks():
                 print(f"{hook.identifier}\t{hook.name}\t{hook.url}\t{','.join(hook.events)}")
