@@ -227,6 +227,13 @@ def test_unknown_store_is_one_line_naming_it(report):
     assert "tjar-pipelines sync --store nope" in line
 
 
+def test_a_from_after_the_last_day_of_data_is_one_line_saying_so(report):
+    code, page, out, err = report("--from", "2030-01-01")
+    assert code == 2 and page == "" and out == ""
+    [line] = err.strip().splitlines()
+    assert "the period 2030-01-01.." in line and "is reversed" in line and "--from" in line
+
+
 def test_an_empty_database_gives_a_page_that_says_so(report, tmp_path):
     from tjar_pipelines.lake.files import Lake
     from tjar_pipelines.lake.warehouse import Warehouse

@@ -123,6 +123,11 @@ def _query(
     first, last = first or low, last or high
     if first is None or last is None:
         return ReportData(tuple(stores), first, last, source, generated)
+    if first > last:  # one end given, the other from the data
+        raise ReportError(
+            f"the period {first}..{last} is reversed: the orders in {source} run from {low} "
+            f"to {high}; choose --from and --to within them, or give both"
+        )
     window = {"s": stores, "first": first, "last": last}
     in_window = "list_contains($s, store) AND order_date BETWEEN $first AND $last"
     totals = tuple(
