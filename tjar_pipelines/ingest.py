@@ -218,7 +218,8 @@ def _place_undated(
     if undated:
         raise RuntimeError(
             f"store {client.store}: orders {sorted(undated)[:5]} have no created_at and could "
-            "not be placed on a day; nothing was written for these days"
+            "not be placed on a day; nothing was written for these days. Run again (they may "
+            "have changed while read); if it persists, report these orders to Tjar support"
         )
 
 

@@ -218,6 +218,16 @@ def test_401_names_store_variable_and_dashboard_and_is_not_retried():
     assert API_KEY not in message and API_KEY not in repr(err.value)
 
 
+def test_a_redirect_names_where_to_and_the_setting_to_change_and_is_not_followed():
+    moved = "https://new.tjar.example/api/core/v1/products/3"
+    handler = Scripted(httpx.Response(301, headers={"Location": moved}))
+    with mock_client(handler) as client, pytest.raises(TjarClientRequestError) as err:
+        client.get_product(3)
+    message = str(err.value)
+    assert len(handler.calls) == 1 and "store acme" in message
+    assert f"301 redirect to {moved}" in message and "base_url in stores.yaml" in message
+
+
 def test_403_is_an_auth_error():
     handler = Scripted(httpx.Response(403))
     with mock_client(handler) as client, pytest.raises(TjarAuthError, match="lacks a permission"):

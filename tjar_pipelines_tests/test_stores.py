@@ -158,6 +158,11 @@ def test_secrets_are_read_when_needed_and_missing_ones_are_named(monkeypatch):
     assert connection.api_key.reveal() == "k-123456" and "k-123456" not in repr(connection)
     with pytest.raises(MissingSecretError, match="no webhook_secret_env"):
         store.webhook_secret()
+    monkeypatch.setenv("TJAR_ACME_API_KEY", "k-123\u2019456")  # a pasted curly quote
+    with pytest.raises(MissingSecretError) as err:
+        store.connection()
+    assert "TJAR_ACME_API_KEY" in str(err.value) and "HTTP header" in str(err.value)
+    assert "123" not in str(err.value)
 
 
 def test_settings_from_the_environment(monkeypatch):

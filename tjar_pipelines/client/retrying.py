@@ -278,6 +278,18 @@ class Requester:
                 status=status,
                 attempt=attempt,
             )
+        if 300 <= status < 400:  # the client does not follow redirects: the key would go along
+            location = _redact(response.headers.get("location", "?")[:200], response)
+            return self._error(
+                TjarClientRequestError,
+                f"{status} redirect to {location}",
+                "The store's API moved or its address is written differently; set the store's "
+                "base_url in stores.yaml to where it points, if that is the store's own domain.",
+                method,
+                shown,
+                status=status,
+                attempt=attempt,
+            )
         if status == 404:
             return self._error(
                 TjarNotFoundError,
