@@ -207,6 +207,23 @@ def test_post_is_resent_when_the_connection_never_opened():
     assert json.loads(handler.calls[0].content)["events"] == ["order.created"]
 
 
+def test_a_store_without_paging_metadata_that_repeats_its_last_page_past_the_end(caplog):
+    """A short page, then the same page again: that was the end, not a silent page-size limit
+    (which would give new records); no limit is learned and nothing fails."""
+    ids = list(range(1137, 1000, -1))  # 137 orders: a full page of 100, then 37
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        per = int(request.url.params["per_page"])
+        page = min(int(request.url.params["page"]), -(-len(ids) // per))
+        rows = [order_json(i) for i in ids[(page - 1) * per : page * per]]
+        return httpx.Response(200, json={"data": {"orders": rows}})
+
+    with mock_client(handler) as client:
+        read = [o.identifier for o in client.iter_orders(ANY_DAY, ANY_DAY)]
+        assert client._page_size is None
+    assert sorted(map(int, read)) == sorted(ids) and "per page" not in caplog.text
+
+
 def test_401_names_store_variable_and_dashboard_and_is_not_retried():
     handler = Scripted(httpx.Response(401, json={"status": "error", "message": "Unauthenticated."}))
     with mock_client(handler) as client, pytest.raises(TjarAuthError) as err:

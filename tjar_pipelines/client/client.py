@@ -527,6 +527,8 @@ class TjarClient:
             if count == 0:
                 return totals
             if probe_size is not None:
+                if fresh == 0:  # the store answers past the end with its last page again
+                    return totals
                 # The short page before this one was not the end: the server clamps per_page.
                 self._learn_page_size(probe_size, requested)
                 probe_size = None
