@@ -319,22 +319,24 @@ def build_sales(lake: Lake, store: str, table: str) -> SyncReport:
     started = time.perf_counter()
     sql = {"daily_sales": DAILY_SALES_SQL, "product_sales": PRODUCT_SALES_SQL}[table]
     lake.ensure()
-    with duckdb.connect() as con:
-        # The zero-row schema files keep the query valid for a store with no slices yet.
-        params = {
-            "orders": [
-                lake.store_glob("orders", store),
-                str(lake.table_dir("orders") / "_schema.parquet"),
-            ],
-            "items": [
-                lake.store_glob("order_items", store),
-                str(lake.table_dir("order_items") / "_schema.parquet"),
-            ],
-            "store": store,
-        }
-        result = con.sql(sql, params=params).to_arrow_table()
-    assert result is not None
-    lake.write_slice(table, result, store)
+    # Two builds at once: the one that read the orders later writes later.
+    with lake.syncing(table, store, waiting=lambda: _waiting(store, table)):
+        with duckdb.connect() as con:
+            # The zero-row schema files keep the query valid for a store with no slices yet.
+            params = {
+                "orders": [
+                    lake.store_glob("orders", store),
+                    str(lake.table_dir("orders") / "_schema.parquet"),
+                ],
+                "items": [
+                    lake.store_glob("order_items", store),
+                    str(lake.table_dir("order_items") / "_schema.parquet"),
+                ],
+                "store": store,
+            }
+            result = con.sql(sql, params=params).to_arrow_table()
+        assert result is not None
+        lake.write_slice(table, result, store)
     report = SyncReport(store=store, rows={table: result.num_rows})
     report.preview = result.slice(max(0, result.num_rows - 7)).to_pylist()
     report.seconds = time.perf_counter() - started

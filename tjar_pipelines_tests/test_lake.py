@@ -87,6 +87,52 @@ sys.stdin.read()
 """
 
 
+def test_syncs_of_one_store_take_turns_and_others_do_not_wait(tmp_path):
+    """Lake.syncing: a second sync of the same store and table says it waits, then waits;
+    another store, or another table of the same store, goes at once. A process that dies
+    holding it (here: a child killed) lets the next one in."""
+    import threading
+
+    lake = Lake(tmp_path)
+    order: list[str] = []
+    waited = threading.Event()
+
+    def second() -> None:
+        with lake.syncing("orders", "acme", waiting=waited.set):
+            order.append("second")
+
+    with lake.syncing("orders", "acme"):
+        with lake.syncing("orders", "zen"), lake.syncing("products", "acme"):
+            pass  # neither waits for the held lock
+        thread = threading.Thread(target=second)
+        thread.start()
+        assert waited.wait(10)
+        order.append("first")
+    thread.join(10)
+    assert order == ["first", "second"]
+    holder = subprocess.Popen(
+        [sys.executable, "-c", LOCK_AND_WAIT, str(tmp_path)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+        holder.kill()
+        holder.wait(10)
+        with lake.syncing("orders", "acme", waiting=lambda: pytest.fail("still locked")):
+            pass
+    finally:
+        holder.kill()
+        holder.wait(10)
+
+
+LOCK_AND_WAIT = """
+import sys, time
+from tjar_pipelines.lake.files import Lake
+with Lake(sys.argv[1]).syncing("orders", "acme"):
+    print("locked", flush=True)
+    time.sleep(60)
+"""
+
+
 def test_sweep_removes_only_old_leftovers(tmp_path):
     import os
     import time
