@@ -245,6 +245,21 @@ def test_a_redirect_names_where_to_and_the_setting_to_change_and_is_not_followed
     assert f"301 redirect to {moved}" in message and "base_url in stores.yaml" in message
 
 
+@pytest.mark.parametrize("cut", [150, 190, 199])
+def test_a_key_echoed_where_a_message_is_cut_is_masked_before_the_cut(cut):
+    """Masked first, then cut at 200 characters: a key split by the cut still never shows."""
+    padding = "x" * (cut - len("https://h/"))
+    handler = Scripted(
+        httpx.Response(302, headers={"Location": f"https://h/{padding}{API_KEY}"}),
+        httpx.Response(400, json={"message": f"{padding}{API_KEY} is not a valid key"}),
+    )
+    with mock_client(handler) as client:
+        for _ in range(2):
+            with pytest.raises(TjarClientRequestError) as err:
+                client.get_product(3)
+            assert API_KEY[:12] not in str(err.value)
+
+
 def test_403_is_an_auth_error():
     handler = Scripted(httpx.Response(403))
     with mock_client(handler) as client, pytest.raises(TjarAuthError, match="lacks a permission"):

@@ -279,7 +279,7 @@ class Requester:
                 attempt=attempt,
             )
         if 300 <= status < 400:  # the client does not follow redirects: the key would go along
-            location = _redact(response.headers.get("location", "?")[:200], response)
+            location = _redact(response.headers.get("location", "?"), response)[:200]
             return self._error(
                 TjarClientRequestError,
                 f"{status} redirect to {location}",
@@ -357,7 +357,7 @@ def _message_suffix(response: httpx.Response) -> str:
     body = _maybe_json(response)
     message = body.get("message") if isinstance(body, dict) else None
     if isinstance(message, str) and message.strip():
-        return f" (store says: {_redact(message.strip()[:200], response)})"
+        return f" (store says: {_redact(message.strip(), response)[:200]})"  # masked, then cut
     return ""
 
 
