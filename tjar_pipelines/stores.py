@@ -129,7 +129,7 @@ def _secret(variable: str, slug: str, what: str) -> Secret:
             f"store {slug}: the environment variable {variable} (its {what}) is not set; "
             f"export {variable}=... before running (the store registry names it)"
         )
-    if not (value.isascii() and value.isprintable()):
+    if what == "API key" and not (value.isascii() and value.isprintable()):
         raise MissingSecretError(
             f"store {slug}: the environment variable {variable} (its {what}) holds characters "
             "an HTTP header cannot carry (not ASCII, or control characters: often a copy and "

@@ -102,6 +102,12 @@ def test_the_tjar_resource_uses_the_stores_client_settings(tmp_path, monkeypatch
         ({"client": {"prefetch": 1}}, r"client: prefetch must be true or false, not 1"),
         ({"client": {"on_total_mismatch": "ignore"}}, r"client: on_total_mismatch must be"),
         ({"client": {"per_page": 0}}, r"client: per_page must be at least 1"),
+        ({"client": {"rate_limit_window": 0}}, r"client: rate_limit_window must be more than 0"),
+        ({"client": {"read_timeout": -1}}, r"client: read_timeout must be more than 0"),
+        ({"client": {"max_pages": 0}}, r"client: max_pages must be at least 1"),
+        ({"client": {"max_connections": 0}}, r"client: max_connections must be at least 1"),
+        ({"client": {"backoff_cap": -1}}, r"client: backoff_cap must not be negative"),
+        ({"client": {"page_param": " "}}, r"client: page_param must name a query parameter"),
     ],
 )
 def test_bad_entries_name_the_entry_and_key(change, message):
@@ -163,6 +169,10 @@ def test_secrets_are_read_when_needed_and_missing_ones_are_named(monkeypatch):
         store.connection()
     assert "TJAR_ACME_API_KEY" in str(err.value) and "HTTP header" in str(err.value)
     assert "123" not in str(err.value)
+    # A webhook secret only signs: any character goes.
+    store = parse({**GOOD, "webhook_secret_env": "TJAR_ACME_WEBHOOK_SECRET"}).stores[0]
+    monkeypatch.setenv("TJAR_ACME_WEBHOOK_SECRET", "s\u00e9cret")
+    assert store.webhook_secret().reveal() == "s\u00e9cret"
 
 
 def test_settings_from_the_environment(monkeypatch):

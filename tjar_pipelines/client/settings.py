@@ -129,3 +129,21 @@ class ClientSettings:
             raise ValueError("requests_per_second must be > 0 and burst >= 1")
         if self.on_total_mismatch not in ("error", "warn"):
             raise ValueError("on_total_mismatch must be 'error' or 'warn'")
+        positive = ("connect_timeout", "read_timeout", "rate_limit_window")
+        at_least_one = ("max_connections", "max_pages")
+        not_negative = (
+            "backoff_base", "backoff_cap", "max_retry_after", "live_window_days",
+            "max_consistency_rounds",
+        )  # fmt: skip
+        for name in positive:
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name} must be more than 0")
+        for name in at_least_one:
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1")
+        for name in not_negative:
+            if not getattr(self, name) >= 0:
+                raise ValueError(f"{name} must not be negative")
+        for name in ("page_param", "per_page_param", "date_from_param", "date_to_param"):
+            if not getattr(self, name).strip():
+                raise ValueError(f"{name} must name a query parameter")
