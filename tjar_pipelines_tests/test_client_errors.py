@@ -224,6 +224,26 @@ def test_a_store_without_paging_metadata_that_repeats_its_last_page_past_the_end
     assert sorted(map(int, read)) == sorted(ids) and "per page" not in caplog.text
 
 
+def test_a_silent_page_limit_with_exactly_a_page_of_arrivals_still_reads_everything():
+    """No paging metadata, 10 records a page whatever is asked, and 10 orders arrive between
+    the first and the second page: the second page repeats the first, which looks like a
+    store repeating its last page, until the third brings new records."""
+    ids = list(range(1100, 1000, -1))
+    served: list[int] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        page = int(request.url.params["page"])
+        served.append(page)
+        if len(served) == 2:
+            ids[:0] = list(range(1110, 1100, -1))
+        rows = [order_json(i) for i in ids[(page - 1) * 10 : page * 10]]
+        return httpx.Response(200, json={"data": {"orders": rows}})
+
+    with mock_client(handler, settings=ClientSettings(prefetch=False)) as client:
+        read = {o.identifier for o in client.iter_orders(ANY_DAY, ANY_DAY)}
+    assert read >= {str(i) for i in range(1001, 1101)}
+
+
 def test_401_names_store_variable_and_dashboard_and_is_not_retried():
     handler = Scripted(httpx.Response(401, json={"status": "error", "message": "Unauthenticated."}))
     with mock_client(handler) as client, pytest.raises(TjarAuthError) as err:

@@ -465,6 +465,7 @@ class TjarClient:
         requested = settings.per_page
         previous_ids: list[str] | None = None
         probe_size: int | None = None
+        probe_stale = False  # a page after a short one held nothing new
         repeats = 0
         ahead: Future[tuple[Params, dict[str, Any]]] | None = None
         for page_number in range(1, settings.max_pages + 1):
@@ -527,11 +528,16 @@ class TjarClient:
             if count == 0:
                 return totals
             if probe_size is not None:
-                if fresh == 0:  # the store answers past the end with its last page again
-                    return totals
-                # The short page before this one was not the end: the server clamps per_page.
-                self._learn_page_size(probe_size, requested)
-                probe_size = None
+                # Nothing new after a short page: the store answers past the end with its last
+                # page again, or exactly a page of arrivals shifted the list. Twice in a row
+                # is the end; new records on the next page mean the server clamps per_page.
+                if fresh == 0:
+                    if probe_stale:
+                        return totals
+                    probe_stale = True
+                else:
+                    self._learn_page_size(probe_size, requested)
+                    probe_size, probe_stale = None, False
             if head_only and fresh == 0:
                 return totals
             if page.last_page is not None:
