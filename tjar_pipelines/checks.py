@@ -175,21 +175,32 @@ def freshness_check_name(slug: str) -> str:
 
 
 def last_synced(lake: Lake, slug: str, days: Sequence[dt.date]) -> dt.datetime | None:
-    """When the store's orders of ``days`` were last written.
+    """When the store's orders of ``days`` were last written, or None if never.
 
-    That is the newest ``synced_at`` of their slices, or None if none of them was ever written.
+    That is the newest ``synced_at`` of their slices; a slice of a day without orders has no
+    rows to say it, so its file's modification time (when the sync put it in place) does.
     """
-    files = [str(p) for day in days if (p := lake.slice_path("orders", slug, day)).exists()]
-    if not files:
+    paths = [p for day in days if (p := lake.slice_path("orders", slug, day)).exists()]
+    if not paths:
         return None
     with _connect() as con:
         try:
-            row = con.execute(
-                "SELECT max(synced_at) FROM read_parquet($f)", {"f": files}
-            ).fetchone()
+            rows = con.execute(
+                "SELECT filename, max(synced_at) FROM read_parquet($f, filename = true) "
+                "GROUP BY filename",
+                {"f": [str(p) for p in paths]},
+            ).fetchall()
         except duckdb.IOException:  # a slice replaced or removed between the listing and now
             return None
-    return row[0] if row else None
+    synced = {name: when for name, when in rows if when is not None}
+    times = []
+    for path in paths:
+        if str(path) in synced:
+            times.append(synced[str(path)])
+        else:
+            with contextlib.suppress(FileNotFoundError):
+                times.append(dt.datetime.fromtimestamp(path.stat().st_mtime, dt.UTC))
+    return max(times, default=None)
 
 
 def recent_days(timezone: str, now: dt.datetime) -> list[dt.date]:

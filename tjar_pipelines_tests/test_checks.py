@@ -89,7 +89,10 @@ def test_freshness_per_store_judges_its_local_today_and_yesterday(tmp_path):
     # The hourly sync stopped; a webhook run has just rewritten a day of last month.
     lake.write_slice("orders", orders("1", synced=stale), "masked", today)
     lake.write_slice("orders", orders("1"), "masked", today - dt.timedelta(days=20))
-    stores = ["acme", "old-shop", "midnight", "masked", "never"]
+    # No orders these two days: empty slices, written by the hourly sync just now.
+    lake.write_slice("orders", orders(), "quiet", today - dt.timedelta(days=1))
+    lake.write_slice("orders", orders(), "quiet", today)
+    stores = ["acme", "old-shop", "midnight", "masked", "quiet", "never"]
     checks = build_freshness_checks(dict.fromkeys(stores, zone), dt.timedelta(hours=2))
     result = dg.materialize(
         [checks],
@@ -102,6 +105,7 @@ def test_freshness_per_store_judges_its_local_today_and_yesterday(tmp_path):
         "fresh_old_shop": False,
         "fresh_midnight": True,
         "fresh_masked": False,
+        "fresh_quiet": True,
         "fresh_never": False,
     }
 
