@@ -107,6 +107,28 @@ def test_a_replaced_queue_file_is_read_from_its_start(pipeline):
     assert result.cursor == "3"
 
 
+def test_a_backlog_older_than_the_retention_is_read_before_it_is_pruned(pipeline, monkeypatch):
+    """More events than a tick reads, all older than the retention (the sensor was off for
+    weeks): the ones the tick did not read stay for the next, which reads them."""
+    from tjar_pipelines import sensors
+
+    monkeypatch.setattr(sensors, "MAX_EVENTS_PER_TICK", 2)
+    p = pipeline()
+    weeks_ago = time.time() - 30 * 86400
+    with WebhookQueue(p.settings().queue_path) as queue:
+        days = ["2026-05-01", "2026-05-02", "2026-05-03", "2026-05-04", "2026-05-05"]
+        queue.append(
+            [order_event(n, "acme", f"{day} 12:00:00") for n, day in enumerate(days)],
+            now=weeks_ago,
+        )
+    cursor, keys = None, []
+    for _ in range(4):
+        result = tick(p, cursor)
+        keys += [str(r.partition_key) for r in result.run_requests or []]
+        cursor = result.cursor
+    assert sorted(keys) == [f"{day}|acme" for day in days]
+
+
 def test_ten_thousand_events_in_one_tick(pipeline):
     p = pipeline()
     with WebhookQueue(p.settings().queue_path) as queue:
