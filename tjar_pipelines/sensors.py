@@ -16,11 +16,12 @@ from tjar_pipelines.webhooks.routing import UNKNOWN_STORE, Target, Touched, rout
 MAX_EVENTS_PER_TICK = 50_000
 
 
-def run_request(target: Target, touched: Touched) -> dg.RunRequest:
+def run_request(target: Target, touched: Touched, queue_id: str) -> dg.RunRequest:
     """One run for all of a tick's events on one partition.
 
-    The run key names the partition and the last event it covers, so a retried tick (same
-    events, same cursor) asks for the same run and Dagster launches it once.
+    The run key names the queue file, the partition and the last event it covers, so a retried
+    tick (same events, same cursor) asks for the same run and Dagster launches it once, and a
+    new queue file's events, numbered from 1 again, are not taken for ones already run.
     """
     tags = {
         "tjar/webhook_events": str(touched.events),
@@ -31,13 +32,13 @@ def run_request(target: Target, touched: Touched) -> dg.RunRequest:
         return dg.RunRequest(
             job_name=orders_job.name,
             partition_key=order_day_key(target.day, target.store),
-            run_key=f"webhook:orders:{target.store}:{target.day}:{touched.last_seq}",
+            run_key=f"webhook:{queue_id}:orders:{target.store}:{target.day}:{touched.last_seq}",
             tags=tags,
         )
     return dg.RunRequest(
         job_name=products_job.name,
         partition_key=target.store,
-        run_key=f"webhook:products:{target.store}:{touched.last_seq}",
+        run_key=f"webhook:{queue_id}:products:{target.store}:{touched.last_seq}",
         tags=tags,
     )
 
@@ -52,13 +53,15 @@ def build_webhook_sensor(registry: Registry, settings: Settings) -> dg.SensorDef
         "runs re-read those from the API. Turn it on once the receiver runs.",
     )
     def tjar_webhook_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
-        cursor = int(context.cursor) if context.cursor else 0
+        queue_id, _, seq = (context.cursor or "").rpartition(":")
+        cursor = int(seq) if seq else 0
         with WebhookQueue(settings.queue_path) as queue:
-            if cursor > queue.last_seq():
+            # A cursor names its queue file (a cursor of an older version, a bare number, is
+            # checked against the file's numbers instead): a new file numbers from 1 again.
+            if (queue_id and queue_id != queue.queue_id) or cursor > queue.last_seq():
                 context.log.warning(
-                    f"the webhook queue {settings.queue_path} never held an event after "
-                    f"{cursor}, the sensor's cursor: the file was replaced; reading it from "
-                    "its start"
+                    f"the webhook queue {settings.queue_path} is not the file the sensor read "
+                    f"up to event {cursor}: it was replaced; reading it from its start"
                 )
                 cursor = 0
             # Events of stores this code location did not know yet (the receiver had the new
@@ -76,7 +79,8 @@ def build_webhook_sensor(registry: Registry, settings: Settings) -> dg.SensorDef
                 f"{len(routing.dead)} webhook events went to the dead letters, e.g. "
                 f"{routing.dead[0][1]}; see `tjar-pipelines webhooks dead-letters`"
             )
-        requests = [run_request(t, touched) for t, touched in routing.targets.items()]
-        return dg.SensorResult(run_requests=requests, cursor=str(max(cursor, routing.last_seq)))
+        requests = [run_request(t, hit, queue.queue_id) for t, hit in routing.targets.items()]
+        read = max(cursor, routing.last_seq)
+        return dg.SensorResult(run_requests=requests, cursor=f"{queue.queue_id}:{read}")
 
     return tjar_webhook_sensor

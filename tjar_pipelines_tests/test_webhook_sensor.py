@@ -6,6 +6,7 @@ import datetime as dt
 import time
 
 import dagster as dg
+import pytest
 
 from tjar_pipelines.serving import ThreadedServer, bind
 from tjar_pipelines.simulator import LiveMode
@@ -24,6 +25,11 @@ def tick(p, cursor: str | None, defs: dg.Definitions | None = None) -> dg.Sensor
         result = sensor(context)
     assert isinstance(result, dg.SensorResult)
     return result
+
+
+def seq(cursor: str | None) -> int:
+    """The last event a cursor says the sensor read (after its queue file's name)."""
+    return int((cursor or "0").rpartition(":")[2])
 
 
 def order_event(
@@ -66,7 +72,7 @@ def test_a_tick_requests_each_touched_partition_once(pipeline):
         ("orders_job", "2026-05-10|acme"),
         ("products_job", "acme"),
     ]
-    assert result.cursor == "6"
+    assert seq(result.cursor) == 6
     with WebhookQueue(p.settings().queue_path) as queue:
         assert [r[4] for r in queue.dead_letters()] == ["unknown event 'customer.created'"]
     retried = tick(p, None)
@@ -74,7 +80,7 @@ def test_a_tick_requests_each_touched_partition_once(pipeline):
         r.run_key or "" for r in result.run_requests or []
     )
     assert not tick(p, result.cursor).run_requests
-    assert tick(p, result.cursor).cursor == "6"
+    assert tick(p, result.cursor).cursor == result.cursor
 
 
 def test_events_of_a_store_added_later_are_read_once_the_sensor_knows_it(pipeline):
@@ -89,22 +95,38 @@ def test_events_of_a_store_added_later_are_read_once_the_sensor_knows_it(pipelin
     with WebhookQueue(p.settings().queue_path) as queue:
         queue.append([order_event(1, "zen", "2026-05-09 12:00:00")])
     first = tick(p, None, before)
-    assert not first.run_requests and first.cursor == "1"
+    assert not first.run_requests and seq(first.cursor) == 1
     after = tick(p, first.cursor)
     assert [str(r.partition_key) for r in after.run_requests or []] == ["2026-05-09|zen"]
-    assert after.cursor == "2"
+    assert seq(after.cursor) == 2
     with WebhookQueue(p.settings().queue_path) as queue:
         assert queue.dead_letters() == []
 
 
-def test_a_replaced_queue_file_is_read_from_its_start(pipeline):
-    """A new queue file numbers its events from 1 again: a cursor beyond them would hide them."""
+@pytest.mark.parametrize("events", [3, 8])
+def test_a_replaced_queue_file_is_read_from_its_start(pipeline, events):
+    """A new queue file numbers its events from 1 again: the sensor's cursor, at 5 in the old
+    file, would hide the new file's first five (all 3, or 5 of 8) and their runs' keys would
+    be taken for the old ones'."""
     p = pipeline()
-    with WebhookQueue(p.settings().queue_path) as queue:
-        queue.append([order_event(n, "acme", "2026-05-09 12:00:00") for n in range(3)])
-    result = tick(p, "500")
-    assert [str(r.partition_key) for r in result.run_requests or []] == ["2026-05-09|acme"]
-    assert result.cursor == "3"
+    path = p.settings().queue_path
+    with WebhookQueue(path) as queue:
+        queue.append([order_event(n, "acme", "2026-05-09 12:00:00") for n in range(5)])
+    old = tick(p, None)
+    assert seq(old.cursor) == 5
+    for leftover in path.parent.glob(path.name + "*"):
+        leftover.unlink()
+    with WebhookQueue(path) as queue:
+        queue.append([order_event(n, "acme", "2026-05-10 12:00:00") for n in range(events)])
+    result = tick(p, old.cursor)
+    [request] = result.run_requests or []
+    assert str(request.partition_key) == "2026-05-10|acme"
+    assert request.tags["tjar/webhook_events"] == str(events)
+    assert seq(result.cursor) == events and request.run_key not in {
+        r.run_key for r in old.run_requests or []
+    }
+    # A cursor of the previous version (a bare number) beyond the file is caught too.
+    assert seq(tick(p, "500").cursor) == events
 
 
 def test_a_backlog_older_than_the_retention_is_read_before_it_is_pruned(pipeline, monkeypatch):

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 import time
+import uuid
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +37,7 @@ CREATE TABLE IF NOT EXISTS dead_letters (
     payload TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS events_received ON events (received_at);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
 
@@ -73,6 +75,13 @@ class WebhookQueue:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")  # 2xx means on disk, not just in the WAL
         self._db.executescript(SCHEMA)
+        # The first process to open a new file names it; the others read that name.
+        self._db.execute(
+            "INSERT OR IGNORE INTO meta VALUES ('queue_id', ?)", (uuid.uuid4().hex[:12],)
+        )
+        [(self.queue_id,)] = self._db.execute(
+            "SELECT value FROM meta WHERE key = 'queue_id'"
+        ).fetchall()
 
     def close(self) -> None:
         self._db.close()
