@@ -124,6 +124,44 @@ def test_syncs_of_one_store_take_turns_and_others_do_not_wait(tmp_path):
         holder.wait(10)
 
 
+def test_a_sync_waits_for_a_held_store_a_bounded_time_then_says_who_holds_it(tmp_path):
+    from tjar_pipelines.lake.files import StoreBusyError
+
+    lake = Lake(tmp_path)
+    now = [0.0]
+
+    def sleep(seconds: float) -> None:
+        now[0] += seconds
+
+    with lake.syncing("orders", "acme"):
+        with pytest.raises(StoreBusyError) as err:
+            with lake.syncing("orders", "acme", timeout_s=60, sleep=sleep, clock=lambda: now[0]):
+                pytest.fail("entered a held lock")
+    assert 60 <= now[0] <= 61
+    assert "store acme: another run has been syncing its orders for over 60 s" in str(
+        err.value
+    ) and "orders-acme.lock" in str(err.value)
+    with lake.syncing("orders", "acme", waiting=lambda: pytest.fail("still locked")):
+        pass
+
+
+def test_sales_builds_of_one_store_take_turns(tmp_path, monkeypatch):
+    import threading
+
+    from tjar_pipelines import ingest
+
+    lake = Lake(tmp_path)
+    waited = threading.Event()
+    monkeypatch.setattr(ingest, "_waiting", lambda store, what: waited.set())
+    with lake.syncing("daily_sales", "acme"):
+        build = threading.Thread(target=ingest.build_sales, args=(lake, "acme", "daily_sales"))
+        build.start()
+        assert waited.wait(10)
+        assert not lake.slice_path("daily_sales", "acme").exists()
+    build.join(10)
+    assert lake.slice_path("daily_sales", "acme").exists()
+
+
 LOCK_AND_WAIT = """
 import sys, time
 from tjar_pipelines.lake.files import Lake

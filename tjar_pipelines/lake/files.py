@@ -36,6 +36,10 @@ from tjar_pipelines.lake.tables import SCHEMAS
 DAILY = ("orders", "order_items")
 
 
+class StoreBusyError(TimeoutError):
+    """Another run kept a store's lock (see :meth:`Lake.syncing`) longer than this one waits."""
+
+
 class Lake:
     """The Parquet lake rooted at ``{data_dir}/lake``."""
 
@@ -101,25 +105,47 @@ class Lake:
 
     @contextlib.contextmanager
     def syncing(
-        self, what: str, store: str, *, waiting: Callable[[], None] = lambda: None
+        self,
+        what: str,
+        store: str,
+        *,
+        waiting: Callable[[], None] = lambda: None,
+        timeout_s: float = 3600.0,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
     ) -> Iterator[None]:
-        """One sync of ``what`` (``orders``, ``products``) of ``store`` at a time on this machine.
+        """One sync of a table (``what``) of ``store`` at a time on this machine.
 
         A run that reads a store's orders before another and writes after it would put its
         older rows back over the newer ones (a nightly reconciliation and a webhook's run of
         the same day, say): with this lock the run that reads later also writes later. Calls
-        ``waiting`` once if another run holds it, then waits; the operating system drops the
-        lock of a run that dies. Syncs of different stores, and of orders and products, do not
-        wait for each other.
+        ``waiting`` once if another run holds it, then waits up to ``timeout_s``; the operating
+        system drops the lock of a run that dies. Syncs of different stores, and of different
+        tables of one store, do not wait for each other.
+
+        Raises:
+            StoreBusyError: Another run held it for ``timeout_s``.
         """
-        folder = self.data_dir / "locks"
-        folder.mkdir(parents=True, exist_ok=True)
-        with open(folder / f"{what}-{store}.lock", "ab") as handle:  # closing it unlocks
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                waiting()
-                fcntl.flock(handle, fcntl.LOCK_EX)
+        path = self.data_dir / "locks" / f"{what}-{store}.lock"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "ab") as handle:  # closing it unlocks
+            deadline = None
+            while True:
+                try:
+                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if deadline is None:
+                        waiting()
+                        deadline = clock() + timeout_s
+                    elif clock() >= deadline:
+                        raise StoreBusyError(
+                            f"store {store}: another run has been syncing its {what} for over "
+                            f"{timeout_s:.0f} s, so this run stopped waiting (a retry "
+                            f"waits again); if no run is busy with the store, a stuck process "
+                            f"holds {path}"
+                        ) from None
+                    sleep(0.5)  # polled, so that a bounded wait needs no thread of its own
             yield
 
     def sweep(self, store: str, *, older_than_s: float = 3600.0) -> int:
