@@ -252,6 +252,11 @@ def sync_products(client: TjarClient, lake: Lake) -> SyncReport:
     return report
 
 
+def _has_slices(lake: Lake, table: str, store: str) -> bool:
+    folder = lake.store_dir(table, store)
+    return folder.is_dir() and any(folder.rglob("*.parquet"))
+
+
 def _waiting(store: str, what: str) -> None:
     log.info("store %s: another run is syncing its %s; waiting for it to finish", store, what)
 
@@ -322,18 +327,16 @@ def build_sales(lake: Lake, store: str, table: str) -> SyncReport:
     # Two builds at once: the one that read the orders later writes later.
     with lake.syncing(table, store, waiting=lambda: _waiting(store, table)):
         with duckdb.connect() as con:
-            # The zero-row schema files keep the query valid for a store with no slices yet.
-            params = {
-                "orders": [
-                    lake.store_glob("orders", store),
-                    str(lake.table_dir("orders") / "_schema.parquet"),
-                ],
-                "items": [
-                    lake.store_glob("order_items", store),
-                    str(lake.table_dir("order_items") / "_schema.parquet"),
-                ],
-                "store": store,
+            # The zero-row schema files keep the query valid for a store with no slices yet
+            # (DuckDB refuses a pattern that matches no file).
+            params: dict[str, object] = {
+                key: [
+                    str(lake.table_dir(table) / "_schema.parquet"),
+                    *([lake.store_glob(table, store)] if _has_slices(lake, table, store) else []),
+                ]
+                for key, table in (("orders", "orders"), ("items", "order_items"))
             }
+            params["store"] = store
             result = con.sql(sql, params=params).to_arrow_table()
         assert result is not None
         lake.write_slice(table, result, store)
