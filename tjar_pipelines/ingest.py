@@ -331,10 +331,10 @@ def build_sales(lake: Lake, store: str, table: str) -> SyncReport:
             # (DuckDB refuses a pattern that matches no file).
             params: dict[str, object] = {
                 key: [
-                    str(lake.table_dir(table) / "_schema.parquet"),
-                    *([lake.store_glob(table, store)] if _has_slices(lake, table, store) else []),
+                    str(lake.table_dir(source) / "_schema.parquet"),
+                    *([lake.store_glob(source, store)] if _has_slices(lake, source, store) else []),
                 ]
-                for key, table in (("orders", "orders"), ("items", "order_items"))
+                for key, source in (("orders", "orders"), ("items", "order_items"))
             }
             params["store"] = store
             result = con.sql(sql, params=params).to_arrow_table()

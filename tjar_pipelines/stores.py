@@ -95,7 +95,7 @@ class Store:
         Raises:
             MissingSecretError: The variable is unset or empty.
         """
-        return _secret(self.api_key_env, self.slug, "API key")
+        return _secret(self.api_key_env, self.slug, "API key", header=True)
 
     def webhook_secret(self) -> Secret:
         """The webhook signing secret, read from the environment now.
@@ -122,14 +122,15 @@ class Store:
         )
 
 
-def _secret(variable: str, slug: str, what: str) -> Secret:
+def _secret(variable: str, slug: str, what: str, *, header: bool = False) -> Secret:
+    """The secret in ``variable``; ``header`` when it goes into an HTTP header as it is."""
     value = os.environ.get(variable, "").strip()
     if not value:
         raise MissingSecretError(
             f"store {slug}: the environment variable {variable} (its {what}) is not set; "
             f"export {variable}=... before running (the store registry names it)"
         )
-    if what == "API key" and not (value.isascii() and value.isprintable()):
+    if header and not (value.isascii() and value.isprintable()):
         raise MissingSecretError(
             f"store {slug}: the environment variable {variable} (its {what}) holds characters "
             "an HTTP header cannot carry (not ASCII, or control characters: often a copy and "

@@ -403,7 +403,7 @@ class TjarClient:
             f"read {len(seen)} distinct records but the store reports total {totals.first} "
             f"after {rounds} re-reads"
             if not totals.shrank
-            else f"records were deleted during each of {rounds + 1} passes over the list"
+            else f"records were deleted while the list was read, in all {rounds + 1} passes"
         )
         if self.settings.on_total_mismatch == "error":
             raise TjarPaginationError(
