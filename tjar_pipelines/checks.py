@@ -6,6 +6,7 @@ partitions of the run, and names those partitions in its metadata.
 
 import contextlib
 import datetime as dt
+import os
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from zoneinfo import ZoneInfo
@@ -180,26 +181,26 @@ def last_synced(lake: Lake, slug: str, days: Sequence[dt.date]) -> dt.datetime |
     That is the newest ``synced_at`` of their slices; a slice of a day without orders has no
     rows to say it, so its file's modification time (when the sync put it in place) does.
     """
-    paths = [p for day in days if (p := lake.slice_path("orders", slug, day)).exists()]
-    if not paths:
+    files = _files(lake, "orders", {slug: days})
+    if not files:
         return None
     with _connect() as con:
         try:
             rows = con.execute(
                 "SELECT filename, max(synced_at) FROM read_parquet($f, filename = true) "
                 "GROUP BY filename",
-                {"f": [str(p) for p in paths]},
+                {"f": files},
             ).fetchall()
         except duckdb.IOException:  # a slice replaced or removed between the listing and now
             return None
     synced = {name: when for name, when in rows if when is not None}
     times = []
-    for path in paths:
-        if str(path) in synced:
-            times.append(synced[str(path)])
+    for name in files:
+        if name in synced:
+            times.append(synced[name])
         else:
             with contextlib.suppress(FileNotFoundError):
-                times.append(dt.datetime.fromtimestamp(path.stat().st_mtime, dt.UTC))
+                times.append(dt.datetime.fromtimestamp(os.stat(name).st_mtime, dt.UTC))
     return max(times, default=None)
 
 

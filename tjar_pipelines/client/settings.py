@@ -121,16 +121,12 @@ class ClientSettings:
     extra_headers: tuple[tuple[str, str], ...] = field(default=())
 
     def __post_init__(self) -> None:
-        if self.per_page < 1:
-            raise ValueError("per_page must be at least 1")
-        if self.max_attempts < 1:
-            raise ValueError("max_attempts must be at least 1")
         if self.requests_per_second <= 0 or self.burst < 1:
             raise ValueError("requests_per_second must be > 0 and burst >= 1")
         if self.on_total_mismatch not in ("error", "warn"):
             raise ValueError("on_total_mismatch must be 'error' or 'warn'")
         positive = ("connect_timeout", "read_timeout", "rate_limit_window")
-        at_least_one = ("max_connections", "max_pages")
+        at_least_one = ("per_page", "max_attempts", "max_connections", "max_pages")
         not_negative = (
             "backoff_base", "backoff_cap", "max_retry_after", "live_window_days",
             "max_consistency_rounds",
