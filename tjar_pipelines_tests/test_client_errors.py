@@ -370,6 +370,18 @@ def test_record_without_identifier_is_refused_not_dropped():
             list(client.iter_orders(ANY_DAY, ANY_DAY))
 
 
+@pytest.mark.parametrize("kind", ["order", "product"])
+def test_one_record_without_identifier_names_the_store_and_what_to_do(kind):
+    body = {"status": "success", "data": {"total_amount": 3, "name": "x"}}
+    with mock_client(Scripted(ok(body))) as client:
+        fetch = client.get_order if kind == "order" else client.get_product
+        with pytest.raises(TjarResponseError) as caught:
+            fetch(7)
+    message = str(caught.value)
+    assert message.startswith(f"[store {client.store}] GET /{kind}s/7: the record has no ident")
+    assert "report it" in message
+
+
 def test_reversed_window_is_refused():
     with mock_client(Scripted(ok())) as client, pytest.raises(ValueError, match="store acme"):
         list(client.iter_orders(ANY_DAY, ANY_DAY.replace(day=1)))

@@ -259,7 +259,7 @@ class TjarClient:
         Raises:
             TjarNotFoundError: No such order in this store.
         """
-        return self._order(self._get_object(f"/orders/{_segment(order_identifier)}"), None)
+        return self._order(self._get_record(f"/orders/{_segment(order_identifier)}"), None)
 
     # Products
 
@@ -278,7 +278,7 @@ class TjarClient:
         Raises:
             TjarNotFoundError: No such product in this store.
         """
-        return self._product(self._get_object(f"/products/{_segment(product_identifier)}"))
+        return self._product(self._get_record(f"/products/{_segment(product_identifier)}"))
 
     # Webhooks
 
@@ -582,17 +582,27 @@ class TjarClient:
     def _get_object(self, path: str) -> Mapping[str, Any]:
         return self._data_object(self._requester.request("GET", path), "GET", path)
 
+    def _get_record(self, path: str) -> Mapping[str, Any]:
+        """The data object of ``GET path``, an order or a product: it must have an identifier."""
+        data = self._get_object(path)
+        if record_identifier(data) is None:
+            raise self._changed_shape("the record has no identifier (nor id)", "GET", path)
+        return data
+
     def _data_object(self, body: Mapping[str, Any], method: str, path: str) -> Mapping[str, Any]:
         data = body.get("data")
         if not isinstance(data, Mapping):
-            raise TjarResponseError(
-                "the answer has no data object",
-                store=self.store,
-                method=method,
-                path=path,
-                advice="The store's answer changed shape; report it with the store's response.",
-            )
+            raise self._changed_shape("the answer has no data object", method, path)
         return data
+
+    def _changed_shape(self, problem: str, method: str, path: str) -> TjarResponseError:
+        return TjarResponseError(
+            problem,
+            store=self.store,
+            method=method,
+            path=path,
+            advice="The store's answer changed shape; report it with the store's response.",
+        )
 
     def _bad_body(self, path: str, query: Params, problem: str) -> TjarResponseError:
         return TjarResponseError(
