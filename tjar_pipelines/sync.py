@@ -4,8 +4,8 @@ Orders are synced in runs of a month per store (a few days left over join the la
 then products, then the analyst assets.
 Runs go to the Dagster instance of DAGSTER_HOME when it is set (so they show in the UI), else
 to a throwaway one. Prints each run as it goes (its stores and days, then the rows written per
-table and the seconds taken, or why it failed), then the rows per store. Exits non-zero if any
-run failed.
+table and the seconds taken, or why it failed, and the run's warnings), then the rows per store.
+Exits non-zero if any run failed.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
+import logging
 import os
 import re
 import time
@@ -170,6 +171,8 @@ def run(args: argparse.Namespace) -> int:
         else:
             failed += 1
             print(f"FAILED ({took:.1f}s): {_failure(result)}", flush=True)
+        for warning in _warnings(instance, result.run_id):
+            print(f"    warning: {warning}", flush=True)
     print(_summary(rows, stores, assets))
     print(
         f"{len(steps) - failed} of {len(steps)} runs succeeded in "
@@ -212,6 +215,18 @@ def _failure(result) -> str:
             message = re.sub(rf"^[\w.]*\b{re.escape(error.cls_name)}: ", "", message)
             return f"{error.cls_name}: {message}"
     return "run failed (--verbose shows Dagster's log of it)"
+
+
+def _warnings(instance, run_id: str) -> list[str]:
+    """The run's own warnings (the client's retries, orders of other days...).
+
+    Not Dagster's step events; the console logger hides both (see ``log_level``).
+    """
+    return [
+        " ".join(entry.user_message.split())
+        for entry in instance.all_logs(run_id)
+        if entry.dagster_event is None and entry.level >= logging.WARNING
+    ]
 
 
 def _summary(rows: dict[tuple[str, str], int], stores: Sequence[str], assets: set[str]) -> str:

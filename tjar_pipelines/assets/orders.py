@@ -8,6 +8,7 @@ import dagster as dg
 
 from tjar_pipelines.assets.failures import no_retry_for_permanent_errors
 from tjar_pipelines.assets.fanout import per_store
+from tjar_pipelines.assets.run_log import into_run_log
 from tjar_pipelines.checks import ORDER_CHECKS, order_check_results
 from tjar_pipelines.ingest import SyncReport, sync_order_days
 from tjar_pipelines.metadata import sync_metadata
@@ -74,7 +75,8 @@ def build_order_assets(
             with no_retry_for_permanent_errors(), tjar.get_client(store) as client:
                 return sync_order_days(client, storage, slices[store])
 
-        reports = per_store(list(slices), sync, max_workers=tjar.max_concurrent_stores)
+        with into_run_log(context.log):
+            reports = per_store(list(slices), sync, max_workers=tjar.max_concurrent_stores)
         yield dg.MaterializeResult(asset_key="orders", metadata=sync_metadata(reports, "orders"))
         yield dg.MaterializeResult(
             asset_key="order_items", metadata=sync_metadata(reports, "order_items")

@@ -6,6 +6,7 @@ import dagster as dg
 
 from tjar_pipelines.assets.failures import no_retry_for_permanent_errors
 from tjar_pipelines.assets.fanout import per_store
+from tjar_pipelines.assets.run_log import into_run_log
 from tjar_pipelines.checks import PRODUCT_CHECKS, product_check_results
 from tjar_pipelines.ingest import SyncReport, sync_products
 from tjar_pipelines.metadata import sync_metadata
@@ -37,7 +38,8 @@ def build_product_assets(
             with no_retry_for_permanent_errors(), tjar.get_client(store) as client:
                 return sync_products(client, storage)
 
-        reports = per_store(stores, sync, max_workers=tjar.max_concurrent_stores)
+        with into_run_log(context.log):
+            reports = per_store(stores, sync, max_workers=tjar.max_concurrent_stores)
         yield dg.MaterializeResult(metadata=sync_metadata(reports, "products"))
         yield from product_check_results(storage, stores)
 

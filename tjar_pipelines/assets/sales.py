@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import dagster as dg
 import pyarrow.parquet as pq
 
+from tjar_pipelines.assets.run_log import into_run_log
 from tjar_pipelines.ingest import build_sales
 from tjar_pipelines.lake.files import Lake
 from tjar_pipelines.metadata import markdown_table, revenue_chart
@@ -30,7 +31,8 @@ def _materialize(context: dg.AssetExecutionContext, lake: LakeResource, table: s
     rows_by_store: dict[str, int] = {}
     preview: list[dict[str, object]] = []
     for store in context.partition_keys:
-        report = build_sales(storage, store, table)
+        with into_run_log(context.log):
+            report = build_sales(storage, store, table)
         rows_by_store[store] = report.rows[table]
         preview += report.preview
     metadata = {
