@@ -22,6 +22,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
+from tjar_pipelines.assets.run_log import LIBRARY
 from tjar_pipelines.cli_options import add_stores_and_days, check_day_range
 
 ASSETS = ("orders", "order_items", "products", "daily_sales", "product_sales")
@@ -149,7 +150,10 @@ def run(args: argparse.Namespace) -> int:
                 k for k in selection if k.path[0] in ("daily_sales", "product_sales")
             ]
         t0 = time.perf_counter()
-        with _planned_once_per_asset() if throwaway else contextlib.nullcontext():
+        with (
+            _planned_once_per_asset() if throwaway else contextlib.nullcontext(),
+            _warnings() as warnings,
+        ):
             result = job.execute_in_process(**kwargs)
         took = time.perf_counter() - t0
         counts: dict[tuple[str, str], int] = {}
@@ -171,7 +175,7 @@ def run(args: argparse.Namespace) -> int:
         else:
             failed += 1
             print(f"FAILED ({took:.1f}s): {_failure(result)}", flush=True)
-        for warning in _warnings(instance, result.run_id):
+        for warning in warnings:
             print(f"    warning: {warning}", flush=True)
     print(_summary(rows, stores, assets))
     print(
@@ -217,16 +221,28 @@ def _failure(result) -> str:
     return "run failed (--verbose shows Dagster's log of it)"
 
 
-def _warnings(instance, run_id: str) -> list[str]:
-    """The run's own warnings (the client's retries, orders of other days...).
+class _Kept(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.lines: list[str] = []
 
-    Not Dagster's step events; the console logger hides both (see ``log_level``).
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(" ".join(record.getMessage().split()))
+
+
+@contextlib.contextmanager
+def _warnings() -> Iterator[list[str]]:
+    """The warnings the client and the lake log during the block, one line each.
+
+    Retries, orders listed under other days...: the run's console logger hides them (see
+    ``log_level``), so the sync prints them under the run's line.
     """
-    return [
-        " ".join(entry.user_message.split())
-        for entry in instance.all_logs(run_id)
-        if entry.dagster_event is None and entry.level >= logging.WARNING
-    ]
+    kept = _Kept()
+    LIBRARY.addHandler(kept)
+    try:
+        yield kept.lines
+    finally:
+        LIBRARY.removeHandler(kept)
 
 
 def _summary(rows: dict[tuple[str, str], int], stores: Sequence[str], assets: set[str]) -> str:
