@@ -22,7 +22,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
-from tjar_pipelines.assets.run_log import LIBRARY
+from tjar_pipelines.assets.run_log import SOURCES
 from tjar_pipelines.cli_options import add_stores_and_days, check_day_range
 
 ASSETS = ("orders", "order_items", "products", "daily_sales", "product_sales")
@@ -121,7 +121,8 @@ def run(args: argparse.Namespace) -> int:
     steps = plan(registry, stores, assets, args.first, args.last, dt.datetime.now(dt.UTC))
     width = max((len(step.who) for step in steps), default=0)
     # Dagster logs a failed step with its traceback; without --verbose the FAILED line says it.
-    log_level = "WARNING" if getattr(args, "verbose", False) else "CRITICAL"
+    verbose = getattr(args, "verbose", False)
+    log_level = "WARNING" if verbose else "CRITICAL"
     rows: dict[tuple[str, str], int] = defaultdict(int)
     failed = 0
     started = time.perf_counter()
@@ -175,7 +176,7 @@ def run(args: argparse.Namespace) -> int:
         else:
             failed += 1
             print(f"FAILED ({took:.1f}s): {_failure(result)}", flush=True)
-        for warning in warnings:
+        for warning in [] if verbose else warnings:  # --verbose: Dagster's log shows them
             print(f"    warning: {warning}", flush=True)
     print(_summary(rows, stores, assets))
     print(
@@ -234,15 +235,17 @@ class _Kept(logging.Handler):
 def _warnings() -> Iterator[list[str]]:
     """The warnings the client and the lake log during the block, one line each.
 
-    Retries, orders listed under other days...: the run's console logger hides them (see
-    ``log_level``), so the sync prints them under the run's line.
+    Retries, orders listed under other days...: without ``--verbose`` the run's console logger
+    hides them (see ``log_level``), so the sync prints them under the run's line once it ends.
     """
     kept = _Kept()
-    LIBRARY.addHandler(kept)
+    for source in SOURCES:
+        source.addHandler(kept)
     try:
         yield kept.lines
     finally:
-        LIBRARY.removeHandler(kept)
+        for source in SOURCES:
+            source.removeHandler(kept)
 
 
 def _summary(rows: dict[tuple[str, str], int], stores: Sequence[str], assets: set[str]) -> str:

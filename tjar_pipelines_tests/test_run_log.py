@@ -8,7 +8,7 @@ import threading
 
 import pytest
 
-from tjar_pipelines.assets.run_log import LIBRARY, into_run_log
+from tjar_pipelines.assets.run_log import SOURCES, into_run_log
 from tjar_pipelines.cli import main
 from tjar_pipelines.simulator import Faults
 from tjar_pipelines_tests.conftest import sim_config
@@ -27,29 +27,35 @@ class Kept(logging.Handler):
 
 
 def test_records_of_any_thread_reach_the_run_log_at_their_level_while_the_block_runs():
-    run_log = logging.getLogger("a_run")
-    run_log.propagate = False
-    run_log.setLevel(logging.DEBUG)  # as context.log is
+    run_log = logging.Logger("a_run", logging.DEBUG)  # as context.log is: it takes every level
     kept = Kept()
     run_log.addHandler(kept)
     library = logging.getLogger("tjar_pipelines.client.retrying")
-    level = LIBRARY.level
-    try:
-        library.info("before")
-        with into_run_log(run_log):
-            worker = threading.Thread(target=library.info, args=("store %s: waiting", "acme"))
-            worker.start()
-            worker.join()
-            library.warning("store acme: retrying")
-            library.debug("too fine")
-        library.warning("after")
-    finally:
-        run_log.removeHandler(kept)
+    levels = [source.level for source in SOURCES]
+    library.info("before")
+    with into_run_log(run_log):
+        worker = threading.Thread(target=library.info, args=("store %s: waiting", "acme"))
+        worker.start()
+        worker.join()
+        library.warning("store acme: retrying")
+        library.debug("too fine")
+        logging.getLogger("tjar_pipelines.simulator").warning("the simulator's own")
+    library.warning("after")
     assert kept.lines == [
         (logging.INFO, "store acme: waiting"),
         (logging.WARNING, "store acme: retrying"),
     ]
-    assert LIBRARY.level == level
+    assert [source.level for source in SOURCES] == levels
+
+
+def test_nothing_is_forwarded_where_dagster_already_manages_the_library_logger():
+    run_log = logging.Logger("a_run", logging.DEBUG)
+    kept = Kept()
+    run_log.addHandler(kept)
+    for managed in (["tjar_pipelines"], ["root"]):
+        with into_run_log(run_log, managed):
+            logging.getLogger("tjar_pipelines.ingest").warning("store acme: once")
+    assert kept.lines == []
 
 
 def test_an_orders_run_shows_the_ingest_warnings_in_its_log(pipeline):
@@ -68,6 +74,22 @@ def test_an_orders_run_shows_the_ingest_warnings_in_its_log(pipeline):
     assert "sim-key-acme" not in repr(logged)
 
 
+def test_an_instance_managing_the_library_logger_gets_each_record_once(pipeline):
+    import dagster as dg
+
+    p = pipeline(sim_config(faults=UNDATED))
+    managed = {"python_logs": {"managed_python_loggers": ["tjar_pipelines"]}}
+    p.instance = dg.DagsterInstance.ephemeral(settings=managed)
+    result = p.sync_orders("acme", FIRST, LAST)
+    assert result.success
+    undated = [
+        entry.user_message
+        for entry in p.instance.all_logs(result.run_id)
+        if entry.dagster_event is None and "came without created_at" in entry.user_message
+    ]
+    assert len(undated) == 1, undated
+
+
 def test_a_run_waiting_for_another_runs_lock_says_so_in_its_log(pipeline, monkeypatch):
     from tjar_pipelines import ingest
     from tjar_pipelines.lake.files import Lake
@@ -82,10 +104,12 @@ def test_a_run_waiting_for_another_runs_lock_says_so_in_its_log(pipeline, monkey
 
     monkeypatch.setattr(ingest, "_waiting", spied)
     run = threading.Thread(target=lambda: results.append(p.sync_orders("acme", FIRST, FIRST)))
-    with Lake(p.data_dir).syncing("orders", "acme"):  # another run's sync of the store
-        run.start()
-        assert waiting.wait(60)
-    run.join(60)
+    try:
+        with Lake(p.data_dir).syncing("orders", "acme"):  # another run's sync of the store
+            run.start()
+            assert waiting.wait(60)
+    finally:
+        run.join(60)
     [result] = results
     assert result.success
     infos = [
@@ -107,3 +131,12 @@ def test_sync_prints_each_runs_warnings_under_it(pipeline, capsys, faults):
         assert any("store acme: " in line and "without created_at" in line for line in warned)
     else:
         assert warned == []
+
+
+def test_sync_verbose_leaves_the_warnings_to_dagsters_log(pipeline, capsys):
+    pipeline(sim_config(faults=UNDATED))
+    code = main(["sync", "--from", str(FIRST), "--to", str(LAST), "--assets", "orders", "-v"])
+    out, err = capsys.readouterr()
+    assert code == 0, out
+    assert "    warning: " not in out
+    assert (out + err).count("came without created_at") == 1, out + err

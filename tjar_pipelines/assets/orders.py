@@ -75,7 +75,7 @@ def build_order_assets(
             with no_retry_for_permanent_errors(), tjar.get_client(store) as client:
                 return sync_order_days(client, storage, slices[store])
 
-        with into_run_log(context.log):
+        with into_run_log(context.log, context.instance.managed_python_loggers):
             reports = per_store(list(slices), sync, max_workers=tjar.max_concurrent_stores)
         yield dg.MaterializeResult(asset_key="orders", metadata=sync_metadata(reports, "orders"))
         yield dg.MaterializeResult(

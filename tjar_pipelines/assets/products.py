@@ -38,7 +38,7 @@ def build_product_assets(
             with no_retry_for_permanent_errors(), tjar.get_client(store) as client:
                 return sync_products(client, storage)
 
-        with into_run_log(context.log):
+        with into_run_log(context.log, context.instance.managed_python_loggers):
             reports = per_store(stores, sync, max_workers=tjar.max_concurrent_stores)
         yield dg.MaterializeResult(metadata=sync_metadata(reports, "products"))
         yield from product_check_results(storage, stores)

@@ -1,12 +1,12 @@
 """The library's log records in the run's log: what the client and the lake say reaches the UI.
 
-The client, the lake and the ingest log to the standard ``tjar_pipelines.*`` loggers and know
-nothing of Dagster, so a run's page showed none of it: a warning only in the step's raw stderr,
-and an INFO line (a store waiting for another run's lock, a scan re-read because the store
-changed under it) nowhere. While an asset runs, :func:`into_run_log` hands those records, from
-every thread the asset starts, to its ``context.log``, at their own level. (Dagster's
-``managed_python_loggers`` setting does the same, but from the instance's configuration, which
-a code location does not own.)
+The client, the lake and the ingest log to standard ``tjar_pipelines.*`` loggers and know nothing
+of Dagster, so a run's page showed none of it: a warning only in the step's raw stderr, and an
+INFO line (a store waiting for another run's lock, a scan re-read because the store changed
+under it) nowhere. While an asset's stores are synced, :func:`into_run_log` hands those records,
+from every thread of the sync, to the run's log at their own level. An instance whose
+``python_logs: managed_python_loggers`` already lists ``tjar_pipelines`` (or ``root``) gets
+them from Dagster itself, so nothing is added there.
 """
 
 from __future__ import annotations
@@ -14,13 +14,18 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 LIBRARY = logging.getLogger("tjar_pipelines")
+# The parts an asset's work runs; the simulator and the webhook receiver, which tests and the
+# demo run in the same process, stay out of the runs' logs.
+SOURCES = tuple(
+    logging.getLogger(f"tjar_pipelines.{part}") for part in ("client", "lake", "ingest")
+)
 
 _lock = threading.Lock()
 _active = 0
-_saved_level = logging.NOTSET
+_saved_levels: list[int] = []
 
 
 class _ToRunLog(logging.Handler):
@@ -30,33 +35,41 @@ class _ToRunLog(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
-            self._log.log(record.levelno, record.getMessage())
+            self._log.log(record.levelno, record.getMessage(), exc_info=record.exc_info)
         except Exception:
             self.handleError(record)
 
 
 @contextlib.contextmanager
-def into_run_log(log: logging.Logger) -> Iterator[None]:
-    """Sends the library's INFO and higher records to ``log`` for the duration of the block.
+def into_run_log(log: logging.Logger, managed: Sequence[str] = ()) -> Iterator[None]:
+    """Sends the library's INFO and higher records to ``log`` (``context.log``) during the block.
 
-    Thread-safe: the library logger's level is lowered to INFO (if it is higher) while at least
-    one block is open, and put back when the last one closes. Blocks open at once (steps run in
-    one process at the same time) each receive every record.
+    ``managed`` is the instance's ``managed_python_loggers``. Thread-safe: the sources' levels
+    are lowered to INFO (where higher) while at least one block is open, and put back when the
+    last one closes. Blocks open at once (steps run in one process at the same time) each
+    receive every record.
     """
-    global _active, _saved_level
+    if any(name in ("root", LIBRARY.name) for name in managed):
+        yield
+        return
+    global _active, _saved_levels
     handler = _ToRunLog(log)
     with _lock:
         if _active == 0:
-            _saved_level = LIBRARY.level
-            if LIBRARY.getEffectiveLevel() > logging.INFO:
-                LIBRARY.setLevel(logging.INFO)
+            _saved_levels = [source.level for source in SOURCES]
+            for source in SOURCES:
+                if source.getEffectiveLevel() > logging.INFO:
+                    source.setLevel(logging.INFO)
         _active += 1
-        LIBRARY.addHandler(handler)
+        for source in SOURCES:
+            source.addHandler(handler)
     try:
         yield
     finally:
         with _lock:
-            LIBRARY.removeHandler(handler)
+            for source in SOURCES:
+                source.removeHandler(handler)
             _active -= 1
             if _active == 0:
-                LIBRARY.setLevel(_saved_level)
+                for source, level in zip(SOURCES, _saved_levels, strict=True):
+                    source.setLevel(level)

@@ -31,7 +31,7 @@ def _materialize(context: dg.AssetExecutionContext, lake: LakeResource, table: s
     rows_by_store: dict[str, int] = {}
     preview: list[dict[str, object]] = []
     for store in context.partition_keys:
-        with into_run_log(context.log):
+        with into_run_log(context.log, context.instance.managed_python_loggers):
             report = build_sales(storage, store, table)
         rows_by_store[store] = report.rows[table]
         preview += report.preview

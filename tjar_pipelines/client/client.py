@@ -258,6 +258,7 @@ class TjarClient:
 
         Raises:
             TjarNotFoundError: No such order in this store.
+            TjarResponseError: The store's answer holds no order with an identifier.
         """
         return self._order(self._get_record(f"/orders/{_segment(order_identifier)}"), None)
 
@@ -277,6 +278,7 @@ class TjarClient:
 
         Raises:
             TjarNotFoundError: No such product in this store.
+            TjarResponseError: The store's answer holds no product with an identifier.
         """
         return self._product(self._get_record(f"/products/{_segment(product_identifier)}"))
 
