@@ -124,7 +124,8 @@ def run(args: argparse.Namespace) -> int:
     verbose = getattr(args, "verbose", False)
     log_level = "WARNING" if verbose else "CRITICAL"
     rows: dict[tuple[str, str], int] = defaultdict(int)
-    failed = 0
+    failed = attempted = 0
+    interrupted = False
     started = time.perf_counter()
     print(f"Syncing {len(stores)} store(s) in {len(steps)} run(s) into {settings.data_dir}/")
     for n, step in enumerate(steps, start=1):
@@ -175,14 +176,22 @@ def run(args: argparse.Namespace) -> int:
             print(f"ok  {shown} ({took:.1f}s)", flush=True)
         else:
             failed += 1
-            print(f"FAILED ({took:.1f}s): {_failure(result)}", flush=True)
+            reason = _failure(result)
+            print(f"FAILED ({took:.1f}s): {reason}", flush=True)
+            interrupted = reason == INTERRUPTED
         for warning in [] if verbose else warnings:  # --verbose: Dagster's log shows them
             print(f"    warning: {warning}", flush=True)
+        attempted = n
+        if interrupted:
+            break
     print(_summary(rows, stores, assets))
+    took = time.perf_counter() - started
     print(
-        f"{len(steps) - failed} of {len(steps)} runs succeeded in "
-        f"{time.perf_counter() - started:.1f}s"
+        f"{attempted - failed} of {len(steps)} runs succeeded in {took:.1f}s"
+        + (f"; interrupted, {len(steps) - attempted} not started" if interrupted else "")
     )
+    if interrupted:
+        return 130  # as a shell reports a command that Ctrl-C ended
     return 1 if failed else 0
 
 
@@ -206,11 +215,20 @@ def _planned_once_per_asset() -> Iterator[None]:
             os.environ[name] = before
 
 
+INTERRUPTED = "interrupted (Ctrl-C, or the run was terminated): the sync stops here"
+
+
 def _failure(result) -> str:
-    """The error of the run's first failed step on one line, as ``Failure: <message>``."""
+    """The error of the run's first failed step on one line, as ``Failure: <message>``.
+
+    ``INTERRUPTED`` when the run was interrupted: the slices it had replaced stay, the others
+    are as they were.
+    """
     for event in result.all_events:
         if event.is_step_failure and event.step_failure_data and event.step_failure_data.error:
             error = event.step_failure_data.error
+            if error.cls_name == "DagsterExecutionInterruptedError":
+                return INTERRUPTED
             while (
                 error.cause is not None and "DagsterExecutionStepExecutionError" in error.cls_name
             ):

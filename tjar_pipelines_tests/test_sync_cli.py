@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import os
 import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import pytest
 
@@ -207,3 +213,51 @@ def test_only_a_throwaway_instance_gets_one_planned_event_per_asset(
     assert main(args) == 0
     with dg.DagsterInstance.get() as real:
         assert planned(real) == [f"2026-05-0{d}|acme" for d in (1, 2, 3)]
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="reads /proc/<pid>/fd")
+def test_an_interrupted_sync_stops_at_once_while_a_store_waits_for_another_runs_lock(pipeline):
+    """Ctrl-C, or Dagster terminating the run, while the store waits for another run's lock on
+    it: the process ends at once, not when the other run lets go (up to an hour)."""
+    from tjar_pipelines.lake.files import Lake
+
+    p = pipeline()
+    lock = p.data_dir / "locks" / "orders-acme.lock"
+    script = Path(sys.executable).with_name("tjar-pipelines")
+    argv = [str(script), "sync", "--from", "2026-05-01", "--to", "2026-05-01"]
+    argv += ["--assets", "orders,products"]
+    with Lake(p.data_dir).syncing("orders", "acme"):  # another run's sync of the store
+        sync = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        try:
+            deadline = time.monotonic() + 60
+            while not _has_open(sync.pid, lock) and sync.poll() is None:
+                assert time.monotonic() < deadline, "the sync never reached the store's lock"
+                time.sleep(0.05)
+            sync.send_signal(signal.SIGINT)
+            out, _ = sync.communicate(timeout=30)
+        finally:
+            sync.kill()
+            sync.wait(10)
+    assert sync.returncode == 130, out
+    assert re.search(
+        r"^\[1/2\] acme +orders_job .* FAILED \(\d+\.\ds\): interrupted ", out, re.M
+    ), out
+    assert "[2/2]" not in out, out  # the products run is not started
+    summary = r"^0 of 2 runs succeeded in \d+\.\ds; interrupted, 1 not started$"
+    assert re.search(summary, out, re.M), out
+    assert "Traceback" not in out, out
+
+
+def _has_open(pid: int, path: Path) -> bool:
+    """Whether process ``pid`` holds ``path`` open."""
+    try:
+        fds = list(Path(f"/proc/{pid}/fd").iterdir())
+    except OSError:
+        return False
+    for fd in fds:
+        try:
+            if Path(os.readlink(fd)) == path.resolve():
+                return True
+        except OSError:
+            continue
+    return False

@@ -1,14 +1,19 @@
 """Work on the stores of one run at the same time, so a slow or failing store holds up no other."""
 
+import queue
+import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor, as_completed
-from typing import TypeVar
+from typing import TypeVar, cast
 
 import dagster as dg
 
 from tjar_pipelines.assets.failures import PERMANENT
 
 T = TypeVar("T")
+
+# How often the run's thread looks up from waiting for the stores, so that a termination
+# Dagster delivers as a simulated interrupt is acted on at once.
+_LOOK_UP_S = 0.2
 
 
 def per_store(stores: Sequence[str], work: Callable[[str], T], *, max_workers: int) -> list[T]:
@@ -18,19 +23,52 @@ def per_store(stores: Sequence[str], work: Callable[[str], T], *, max_workers: i
     :class:`dagster.Failure` naming each failed store and its error; it allows a run retry
     only if at least one of them was transient.
 
+    When the run is terminated (an interrupt in the run's thread), no other store starts and
+    the interrupt goes on at once: the stores' threads are daemons, left to end with the run's
+    process, which is as safe as a killed run (each slice is replaced in one atomic step, and
+    what a spool left behind is swept). A thread pool would hold the run until every store
+    was done, an hour if one was waiting for another run's lock on it.
+
     Returns:
         The results, in the order of ``stores``.
     """
     results: dict[str, T] = {}
     failures: dict[str, BaseException] = {}
-    with ThreadPoolExecutor(max_workers=max(1, min(max_workers, len(stores)))) as pool:
-        futures = {pool.submit(work, store): store for store in stores}
-        for future in as_completed(futures):
-            store = futures[future]
+    todo = list(reversed(stores))
+    taking = threading.Lock()
+    done: queue.SimpleQueue[tuple[str, T | None, BaseException | None]] = queue.SimpleQueue()
+
+    def worker() -> None:
+        while True:
+            with taking:
+                if not todo:
+                    return
+                store = todo.pop()
             try:
-                results[store] = future.result()
-            except Exception as exc:
+                done.put((store, work(store), None))
+            except BaseException as exc:  # reported to the run's thread, which decides
+                done.put((store, None, exc))
+
+    try:
+        for n in range(max(1, min(max_workers, len(stores)))):
+            threading.Thread(target=worker, name=f"tjar-store-{n}", daemon=True).start()
+        for _ in stores:
+            while True:
+                try:
+                    store, result, exc = done.get(timeout=_LOOK_UP_S)
+                    break
+                except queue.Empty:
+                    continue
+            if exc is None:
+                results[store] = cast(T, result)
+            elif isinstance(exc, Exception):
                 failures[store] = exc
+            else:
+                raise exc
+    except BaseException:
+        with taking:
+            todo.clear()
+        raise
     if failures:
         retryable = any(
             not isinstance(exc, PERMANENT)
