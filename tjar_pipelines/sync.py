@@ -5,7 +5,8 @@ then products, then the analyst assets.
 Runs go to the Dagster instance of DAGSTER_HOME when it is set (so they show in the UI), else
 to a throwaway one. Prints each run as it goes (its stores and days, then the rows written per
 table and the seconds taken, or why it failed, and the run's warnings), then the rows per store.
-Exits non-zero if any run failed.
+Exits non-zero if any run failed; Ctrl-C (or the run's termination) stops the sync at the run
+it interrupts, with exit code 130.
 """
 
 from __future__ import annotations
@@ -185,9 +186,9 @@ def run(args: argparse.Namespace) -> int:
         if interrupted:
             break
     print(_summary(rows, stores, assets))
-    took = time.perf_counter() - started
+    elapsed = time.perf_counter() - started
     print(
-        f"{attempted - failed} of {len(steps)} runs succeeded in {took:.1f}s"
+        f"{attempted - failed} of {len(steps)} runs succeeded in {elapsed:.1f}s"
         + (f"; interrupted, {len(steps) - attempted} not started" if interrupted else "")
     )
     if interrupted:
