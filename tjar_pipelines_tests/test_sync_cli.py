@@ -248,6 +248,36 @@ def test_an_interrupted_sync_stops_at_once_while_a_store_waits_for_another_runs_
     assert "Traceback" not in out, out
 
 
+def test_an_interrupted_sync_stops_at_once_while_a_page_waits_out_a_retry_after(pipeline):
+    """Ctrl-C while the next page's request waits out the store's ``Retry-After`` (here 200 s):
+    the process ends at once, not when the wait is over."""
+    from tjar_pipelines.simulator import Faults
+
+    p = pipeline(sim_config(faults=Faults(rate_limit=1, rate_window=200)))
+    stats = p.server.simulator.stats
+    script = Path(sys.executable).with_name("tjar-pipelines")
+    argv = [str(script), "sync", "--from", "2026-04-25", "--to", "2026-05-02"]
+    argv += ["--assets", "orders"]
+    # The client counts the store's limit over 1 s, so it asks for page 2 before the store's
+    # 200-second window ends and is told to wait.
+    env = {**os.environ, "TJAR_RATE_LIMIT_WINDOW": "1"}
+    sync = subprocess.Popen(
+        argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not stats["429"] and sync.poll() is None:
+            assert time.monotonic() < deadline, "the store never answered 429"
+            time.sleep(0.05)
+        sync.send_signal(signal.SIGINT)
+        out, _ = sync.communicate(timeout=30)
+    finally:
+        sync.kill()
+        sync.wait(10)
+    assert sync.returncode == 130, out
+    assert "FAILED" in out and "interrupted" in out, out
+
+
 def _has_open(pid: int, path: Path) -> bool:
     """Whether process ``pid`` holds ``path`` open."""
     try:

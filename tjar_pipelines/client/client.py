@@ -10,7 +10,7 @@ import random
 import ssl
 import time
 from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any, Literal, overload
 from urllib.parse import quote
@@ -20,6 +20,7 @@ import httpx
 from tjar_pipelines import __version__
 from tjar_pipelines.client.errors import TjarPaginationError, TjarResponseError
 from tjar_pipelines.client.pagination import Page, PageShapeError, parse_page
+from tjar_pipelines.client.prefetch import Prefetcher
 from tjar_pipelines.client.ratelimit import SHARED_BUCKETS, BucketRegistry, Sleep, TokenBucket
 from tjar_pipelines.client.raw_records import RawRecord, decode_list_body
 from tjar_pipelines.client.records import (
@@ -441,7 +442,7 @@ class TjarClient:
             query = {**params, settings.page_param: number, settings.per_page_param: requested}
             return query, self._requester.request("GET", path, params=query, decode=decode)
 
-        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tjar-prefetch")
+        pool = Prefetcher()
         try:
             return (
                 yield from self._page_loop(
@@ -450,14 +451,14 @@ class TjarClient:
             )
         finally:
             # A consumer that stops early must not wait for a prefetch and its retries.
-            pool.shutdown(wait=False, cancel_futures=True)
+            pool.shutdown()
 
     def _page_loop(
         self,
         path: str,
         list_key: str,
         fetch: Callable[[int], tuple[Params, dict[str, Any]]],
-        pool: ThreadPoolExecutor,
+        pool: Prefetcher,
         seen: SeenIds,
         totals: _Totals,
         *,
