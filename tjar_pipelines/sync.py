@@ -217,6 +217,7 @@ def _planned_once_per_asset() -> Iterator[None]:
 
 
 INTERRUPTED = "interrupted (Ctrl-C, or the run was terminated): the sync stops here"
+_INTERRUPTS = ("DagsterExecutionInterruptedError", "KeyboardInterrupt")
 
 
 def _failure(result) -> str:
@@ -228,7 +229,7 @@ def _failure(result) -> str:
     for event in result.all_events:
         if event.is_step_failure and event.step_failure_data and event.step_failure_data.error:
             error = event.step_failure_data.error
-            if error.cls_name == "DagsterExecutionInterruptedError":
+            if any(cause.cls_name in _INTERRUPTS for cause in _chain(error)):
                 return INTERRUPTED
             while (
                 error.cause is not None and "DagsterExecutionStepExecutionError" in error.cls_name
@@ -239,6 +240,13 @@ def _failure(result) -> str:
             message = re.sub(rf"^[\w.]*\b{re.escape(error.cls_name)}: ", "", message)
             return f"{error.cls_name}: {message}"
     return "run failed (--verbose shows Dagster's log of it)"
+
+
+def _chain(error):
+    """The error and the errors it was raised from, outermost first."""
+    while error is not None:
+        yield error
+        error = error.cause
 
 
 class _Kept(logging.Handler):

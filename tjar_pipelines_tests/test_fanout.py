@@ -8,7 +8,7 @@ import threading
 import dagster as dg
 import pytest
 
-from tjar_pipelines.assets.fanout import per_store
+from tjar_pipelines.assets.fanout import INTERRUPTED, per_store
 from tjar_pipelines.client import TjarAuthError
 
 
@@ -73,9 +73,12 @@ def test_a_terminated_run_goes_on_at_once_and_starts_no_other_store():
     terminator = threading.Thread(target=terminate)
     terminator.start()
     try:
-        with pytest.raises(KeyboardInterrupt):
+        with pytest.raises(dg.Failure) as caught:
             per_store(["waiting", "next"], work, max_workers=1)
-        assert not release.is_set()  # the interrupt did not wait for the store
+        assert threads[0].is_alive()  # the interrupt did not wait for the store
+        assert caught.value.description == INTERRUPTED
+        assert not caught.value.allow_retries  # Dagster would run the step again
+        assert isinstance(caught.value.__cause__, KeyboardInterrupt)
     finally:
         release.set()
         terminator.join(60)

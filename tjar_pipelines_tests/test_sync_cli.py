@@ -215,6 +215,12 @@ def test_only_a_throwaway_instance_gets_one_planned_event_per_asset(
         assert planned(real) == [f"2026-05-0{d}|acme" for d in (1, 2, 3)]
 
 
+def retrying() -> dict[str, str]:
+    """The environment with the shipped default of run retries: Dagster would retry an
+    interrupted step, were it not made final (the suite's conftest turns retries off)."""
+    return {**os.environ, "TJAR_RUN_RETRIES": "2"}
+
+
 @pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="reads /proc/<pid>/fd")
 def test_an_interrupted_sync_stops_at_once_while_a_store_waits_for_another_runs_lock(pipeline):
     """Ctrl-C, or Dagster terminating the run, while the store waits for another run's lock on
@@ -227,7 +233,9 @@ def test_an_interrupted_sync_stops_at_once_while_a_store_waits_for_another_runs_
     argv = [str(script), "sync", "--from", "2026-05-01", "--to", "2026-05-01"]
     argv += ["--assets", "orders,products"]
     with Lake(p.data_dir).syncing("orders", "acme"):  # another run's sync of the store
-        sync = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        sync = subprocess.Popen(
+            argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=retrying()
+        )
         try:
             deadline = time.monotonic() + 60
             while not _has_open(sync.pid, lock) and sync.poll() is None:
@@ -258,9 +266,11 @@ def test_an_interrupted_sync_stops_at_once_while_a_page_waits_out_a_retry_after(
     script = Path(sys.executable).with_name("tjar-pipelines")
     argv = [str(script), "sync", "--from", "2026-04-25", "--to", "2026-05-02"]
     argv += ["--assets", "orders"]
+    # Two pages: the second is the one fetched ahead, on the prefetcher's thread.
+    assert len(expected_ids(p.server, "acme", dt.date(2026, 4, 25), dt.date(2026, 5, 2))) > 100
     # The client counts the store's limit over 1 s, so it asks for page 2 before the store's
     # 200-second window ends and is told to wait.
-    env = {**os.environ, "TJAR_RATE_LIMIT_WINDOW": "1"}
+    env = {**retrying(), "TJAR_RATE_LIMIT_WINDOW": "1"}
     sync = subprocess.Popen(
         argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
     )

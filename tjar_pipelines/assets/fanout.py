@@ -11,6 +11,7 @@ from tjar_pipelines.assets.failures import PERMANENT
 
 T = TypeVar("T")
 
+INTERRUPTED = "interrupted (Ctrl-C, or the run was terminated)"
 # How often the run's thread looks up from waiting for the stores, so that a termination
 # Dagster delivers as a simulated interrupt is acted on at once.
 _LOOK_UP_S = 0.2
@@ -24,10 +25,11 @@ def per_store(stores: Sequence[str], work: Callable[[str], T], *, max_workers: i
     only if at least one of them was transient.
 
     When the run is terminated (an interrupt in the run's thread), no other store starts and
-    the interrupt goes on at once: the stores' threads are daemons, left to end with the run's
-    process, which is as safe as a killed run (each slice is replaced in one atomic step, and
-    what a spool left behind is swept). A thread pool would hold the run until every store
-    was done, an hour if one was waiting for another run's lock on it.
+    the step fails at once, not retried, as ``INTERRUPTED``: the stores' threads are daemons,
+    left to end with the run's process, which is as safe as a killed run (each slice is
+    replaced in one atomic step, and what a spool left behind is swept). A thread pool would
+    hold the run until every store was done, an hour if one was waiting for another run's
+    lock on it.
 
     Returns:
         The results, in the order of ``stores``.
@@ -65,6 +67,12 @@ def per_store(stores: Sequence[str], work: Callable[[str], T], *, max_workers: i
                 failures[store] = exc
             else:
                 raise exc
+    except (KeyboardInterrupt, dg.DagsterExecutionInterruptedError) as exc:
+        with taking:
+            todo.clear()
+        # Dagster retries a step stopped by an interrupt if the step has a retry policy (ours
+        # do, for transient errors): the run's stores would be synced again, Ctrl-C ignored.
+        raise dg.Failure(description=INTERRUPTED, allow_retries=False) from exc
     except BaseException:
         with taking:
             todo.clear()
