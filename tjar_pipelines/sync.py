@@ -223,23 +223,25 @@ _INTERRUPTS = ("DagsterExecutionInterruptedError", "KeyboardInterrupt")
 def _failure(result) -> str:
     """The error of the run's first failed step on one line, as ``Failure: <message>``.
 
-    ``INTERRUPTED`` when the run was interrupted: the slices it had replaced stay, the others
-    are as they were.
+    ``INTERRUPTED`` when any step was interrupted: the slices the run had replaced stay, the
+    others are as they were.
     """
-    for event in result.all_events:
-        if event.is_step_failure and event.step_failure_data and event.step_failure_data.error:
-            error = event.step_failure_data.error
-            if any(cause.cls_name in _INTERRUPTS for cause in _chain(error)):
-                return INTERRUPTED
-            while (
-                error.cause is not None and "DagsterExecutionStepExecutionError" in error.cls_name
-            ):
-                error = error.cause
-            message = " ".join(error.message.split())
-            # The message starts with the exception's dotted class path; the name is enough.
-            message = re.sub(rf"^[\w.]*\b{re.escape(error.cls_name)}: ", "", message)
-            return f"{error.cls_name}: {message}"
-    return "run failed (--verbose shows Dagster's log of it)"
+    errors = [
+        event.step_failure_data.error
+        for event in result.all_events
+        if event.is_step_failure and event.step_failure_data and event.step_failure_data.error
+    ]
+    if any(cause.cls_name in _INTERRUPTS for error in errors for cause in _chain(error)):
+        return INTERRUPTED
+    if not errors:
+        return "run failed (--verbose shows Dagster's log of it)"
+    error = errors[0]
+    while error.cause is not None and "DagsterExecutionStepExecutionError" in error.cls_name:
+        error = error.cause
+    message = " ".join(error.message.split())
+    # The message starts with the exception's dotted class path; the name is enough.
+    message = re.sub(rf"^[\w.]*\b{re.escape(error.cls_name)}: ", "", message)
+    return f"{error.cls_name}: {message}"
 
 
 def _chain(error):
