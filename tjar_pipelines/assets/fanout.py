@@ -12,8 +12,8 @@ from tjar_pipelines.assets.failures import PERMANENT
 T = TypeVar("T")
 
 INTERRUPTED = "interrupted (Ctrl-C, or the run was terminated)"
-# How often the run's thread looks up from waiting for the stores, so that a termination
-# Dagster delivers as a simulated interrupt is acted on at once.
+# How often the run's thread looks up from waiting for the stores, so that an interrupt is
+# acted on at once even where it is only simulated (Dagster terminates runs so on Windows).
 _LOOK_UP_S = 0.2
 
 
