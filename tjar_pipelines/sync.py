@@ -23,7 +23,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
-from tjar_pipelines.assets.run_log import SOURCES
+from tjar_pipelines.assets.run_log import into_run_log
 from tjar_pipelines.cli_options import add_stores_and_days, check_day_range
 
 ASSETS = ("orders", "order_items", "products", "daily_sales", "product_sales")
@@ -253,7 +253,7 @@ def _chain(error):
 
 class _Kept(logging.Handler):
     def __init__(self) -> None:
-        super().__init__(logging.WARNING)
+        super().__init__()
         self.lines: list[str] = []
 
     def emit(self, record: logging.LogRecord) -> None:
@@ -268,13 +268,10 @@ def _warnings() -> Iterator[list[str]]:
     hides them (see ``log_level``), so the sync prints them under the run's line once it ends.
     """
     kept = _Kept()
-    for source in SOURCES:
-        source.addHandler(kept)
-    try:
+    warnings = logging.Logger("tjar_pipelines.sync", logging.WARNING)  # not registered
+    warnings.addHandler(kept)
+    with into_run_log(warnings):
         yield kept.lines
-    finally:
-        for source in SOURCES:
-            source.removeHandler(kept)
 
 
 def _summary(rows: dict[tuple[str, str], int], stores: Sequence[str], assets: set[str]) -> str:

@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -233,20 +234,13 @@ def test_an_interrupted_sync_stops_at_once_while_a_store_waits_for_another_runs_
     argv = [str(script), "sync", "--from", "2026-05-01", "--to", "2026-05-01"]
     argv += ["--assets", "orders,products"]
     with Lake(p.data_dir).syncing("orders", "acme"):  # another run's sync of the store
-        sync = subprocess.Popen(
-            argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=retrying()
+        code, out = _interrupted_once(
+            argv,
+            retrying(),
+            lambda pid: _has_open(pid, lock),
+            "the sync never reached the store's lock",
         )
-        try:
-            deadline = time.monotonic() + 60
-            while not _has_open(sync.pid, lock) and sync.poll() is None:
-                assert time.monotonic() < deadline, "the sync never reached the store's lock"
-                time.sleep(0.05)
-            sync.send_signal(signal.SIGINT)
-            out, _ = sync.communicate(timeout=30)
-        finally:
-            sync.kill()
-            sync.wait(10)
-    assert sync.returncode == 130, out
+    assert code == 130, out
     assert re.search(
         r"^\[1/2\] acme +orders_job .* FAILED \(\d+\.\ds\): interrupted ", out, re.M
     ), out
@@ -271,21 +265,34 @@ def test_an_interrupted_sync_stops_at_once_while_a_page_waits_out_a_retry_after(
     # The client counts the store's limit over 1 s, so it asks for page 2 before the store's
     # 200-second window ends and is told to wait.
     env = {**retrying(), "TJAR_RATE_LIMIT_WINDOW": "1"}
+    code, out = _interrupted_once(
+        argv, env, lambda pid: stats["429"], "the store never answered 429"
+    )
+    assert code == 130, out
+    assert "FAILED" in out and "interrupted" in out, out
+
+
+def _interrupted_once(
+    argv: list[str], env: dict[str, str], ready: Callable[[int], object], never: str
+) -> tuple[int, str]:
+    """Starts ``argv``, sends it SIGINT once ``ready(pid)``, and gives its exit code and output.
+
+    The process must end within 30 s of the signal; it is killed (by its PID) whatever happens.
+    """
     sync = subprocess.Popen(
         argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
     )
     try:
         deadline = time.monotonic() + 60
-        while not stats["429"] and sync.poll() is None:
-            assert time.monotonic() < deadline, "the store never answered 429"
+        while not ready(sync.pid) and sync.poll() is None:
+            assert time.monotonic() < deadline, never
             time.sleep(0.05)
         sync.send_signal(signal.SIGINT)
         out, _ = sync.communicate(timeout=30)
     finally:
         sync.kill()
         sync.wait(10)
-    assert sync.returncode == 130, out
-    assert "FAILED" in out and "interrupted" in out, out
+    return sync.returncode, out
 
 
 def _has_open(pid: int, path: Path) -> bool:
