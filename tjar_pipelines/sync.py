@@ -99,26 +99,29 @@ def plan(registry, stores: Sequence[str], assets: set[str], first, last, now) ->
 
 
 def run(args: argparse.Namespace) -> int:
-    import dagster as dg
-
-    from tjar_pipelines.definitions import build_definitions
-    from tjar_pipelines.schedules import RANGE_END, RANGE_START, order_day_key
-    from tjar_pipelines.settings import Settings
-    from tjar_pipelines.stores import load_registry
+    from tjar_pipelines.relaxed_gc import frozen_start
 
     assets = {a.strip() for a in args.assets.split(",") if a.strip()}
     if unknown := assets - set(ASSETS):
         raise ValueError(f"unknown assets {sorted(unknown)}; choose from {', '.join(ASSETS)}")
     check_day_range(args.first, args.last)
-    settings = Settings.from_env()
-    registry = load_registry(settings.stores_file)
-    stores = args.store or registry.slugs
-    for slug in stores:
-        registry.get(slug)
-    defs = build_definitions(registry, settings)
-    instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else None
-    throwaway = instance is None
-    instance = instance or dg.DagsterInstance.ephemeral()
+    with frozen_start():
+        import dagster as dg
+
+        from tjar_pipelines.definitions import build_definitions
+        from tjar_pipelines.schedules import RANGE_END, RANGE_START, order_day_key
+        from tjar_pipelines.settings import Settings
+        from tjar_pipelines.stores import load_registry
+
+        settings = Settings.from_env()
+        registry = load_registry(settings.stores_file)
+        stores = args.store or registry.slugs
+        for slug in stores:
+            registry.get(slug)
+        defs = build_definitions(registry, settings)
+        instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else None
+        throwaway = instance is None
+        instance = instance or dg.DagsterInstance.ephemeral()
     steps = plan(registry, stores, assets, args.first, args.last, dt.datetime.now(dt.UTC))
     width = max((len(step.who) for step in steps), default=0)
     # Dagster logs a failed step with its traceback; without --verbose the FAILED line says it.

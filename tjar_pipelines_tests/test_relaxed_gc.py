@@ -1,11 +1,12 @@
-"""The collector is relaxed while any scan runs and exactly restored when the last one ends."""
+"""The collector is relaxed while any scan runs and exactly restored when the last one ends;
+a command's start runs without collections and leaves what it built frozen."""
 
 from __future__ import annotations
 
 import gc
 import threading
 
-from tjar_pipelines.relaxed_gc import relaxed_gc
+from tjar_pipelines.relaxed_gc import frozen_start, relaxed_gc
 
 
 def test_nested_and_concurrent_scans_restore_the_collector_once_the_last_ends() -> None:
@@ -55,3 +56,41 @@ def test_cycles_made_during_the_scan_are_collected_after_it() -> None:
     del a, b, alive
     gc.collect()
     assert not any(isinstance(o, Node) for o in gc.get_objects())
+
+
+def test_a_start_runs_without_collections_and_freezes_what_it_made() -> None:
+    collections: list[int] = []
+
+    def count(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            collections.append(info["generation"])
+
+    gc.callbacks.append(count)
+    try:
+        with frozen_start():
+            assert not gc.isenabled()
+            kept = [[n] for n in range(50_000)]  # would start dozens of collections
+        assert collections == []
+        assert gc.isenabled()
+        assert gc.get_freeze_count() >= len(kept)
+        # A scan hands everything back to the collector when it ends.
+        with relaxed_gc():
+            pass
+        assert gc.get_freeze_count() == 0
+    finally:
+        gc.callbacks.remove(count)
+        gc.unfreeze()
+
+
+def test_a_start_leaves_a_disabled_collector_disabled_even_on_error() -> None:
+    gc.disable()
+    try:
+        try:
+            with frozen_start():
+                raise KeyError("boom")
+        except KeyError:
+            pass
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+        gc.unfreeze()
