@@ -72,6 +72,35 @@ def test_a_window_the_store_opens_is_used_at_once():
     assert b.acquire() > 0.0
 
 
+def _spend_a_window(clock: FakeClock, b: TokenBucket, trip: float) -> None:
+    """Ten requests, one after the other, each answered ``trip`` seconds after it went out."""
+    for left in range(9, -1, -1):
+        b.acquire()
+        sent = b.now()
+        clock.sleep(trip)
+        b.observe({"x-ratelimit-limit": "10", "x-ratelimit-remaining": str(left)}, sent)
+
+
+def test_a_window_is_dated_half_the_shortest_round_trip_before_the_answer_that_opened_it():
+    clock = FakeClock()
+    b = bucket(clock, rate=10.0, burst=10, window=1.0)
+    opened = clock.now  # the first request goes out now, and reaches the store about 0.03 s on
+    _spend_a_window(clock, b, trip=0.06)
+    b.acquire()
+    # The next window: 1 s after the first answer came (0.06) less half a round trip.
+    assert clock.now == pytest.approx(opened + 1.03)
+
+
+def test_after_a_429_windows_are_dated_from_the_answers():
+    clock = FakeClock()
+    b = bucket(clock, rate=10.0, burst=10, window=1.0)
+    b.pause(0.0)  # a 429: the store's windows open later than guessed
+    opened = clock.now
+    _spend_a_window(clock, b, trip=0.06)
+    b.acquire()
+    assert clock.now == pytest.approx(opened + 1.06)
+
+
 def test_requests_on_their_way_count_against_what_the_store_says_is_left():
     clock = FakeClock()
     b = bucket(clock, rate=0.001, burst=10, window=10_000.0)

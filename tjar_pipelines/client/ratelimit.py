@@ -23,6 +23,12 @@ class TokenBucket:
     that counts in fixed windows (Laravel does) says ``Remaining: limit - 1`` on the first
     request of a window; when ``Remaining`` reaches 0 every caller waits until that window
     ends instead of provoking a 429. A 429 pauses every caller until its ``Retry-After``.
+
+    The store opened a window when the request that says so reached it, which was before its
+    answer came back: by the work the store did after counting it and the way back, at least
+    half the shortest round trip seen if the ways there and back take alike. A window is dated
+    that much before the answer, so the next begins about when the store's does, instead of a
+    round trip late; after a 429, which says the guess ran early, from the answer itself.
     """
 
     def __init__(
@@ -44,12 +50,18 @@ class TokenBucket:
         self._updated = clock()
         self._paused_until = 0.0
         self._window_started: float | None = None
+        self._shortest_trip: float | None = None  # from a request's sending to its answer
+        self._dated_by_answers = False  # after a 429: no more guessing when windows open
         self._in_flight = 0  # requests sent that have not been answered yet
         self._lock = threading.Lock()
 
     @property
     def rate(self) -> float:
         return self._rate
+
+    def now(self) -> float:
+        """The bucket's clock, to time a request from its sending to its answer by."""
+        return self._clock()
 
     def _refill(self, now: float) -> None:
         # Nothing accrues while paused: the pause already is the wait the store asked for.
@@ -76,21 +88,28 @@ class TokenBucket:
             self._sleep(wait)
             waited += wait
 
-    def observe(self, headers: Mapping[str, str]) -> None:
-        """Adapts to the ``X-RateLimit-*`` headers of the answer to a request ``acquire`` let go."""
+    def observe(self, headers: Mapping[str, str], sent_at: float | None = None) -> None:
+        """Adapts to the ``X-RateLimit-*`` headers of the answer to a request ``acquire`` let go.
+
+        ``sent_at`` is when the request went out, by :meth:`now`.
+        """
         limit = _int_header(headers, "x-ratelimit-limit")
         remaining = _int_header(headers, "x-ratelimit-remaining")
         with self._lock:
             self._in_flight = max(0, self._in_flight - 1)
+            now = self._clock()
+            if sent_at is not None and now >= sent_at:
+                trip = now - sent_at
+                if self._shortest_trip is None or trip < self._shortest_trip:
+                    self._shortest_trip = trip
             if limit is None and remaining is None:
                 return
-            now = self._clock()
             self._refill(now)
             if limit is not None and limit > 0:
                 self._rate = limit / self._window
                 self._capacity = min(self._burst, float(limit))
                 if remaining is not None and remaining >= limit - 1:
-                    self._window_started = now
+                    self._window_started = now - self._opened_before_answer()
             if remaining is not None:
                 # The store has not counted the requests still on their way.
                 allowed = float(max(remaining - self._in_flight, 0))
@@ -100,6 +119,11 @@ class TokenBucket:
                     self._paused_until = max(self._paused_until, resume)
                     self._tokens = 1.0  # the next window opens with at least one request
 
+    def _opened_before_answer(self) -> float:
+        if self._dated_by_answers or self._shortest_trip is None:
+            return 0.0
+        return self._shortest_trip / 2
+
     def unanswered(self) -> None:
         """A request :meth:`acquire` let go got no answer (a transport error)."""
         with self._lock:
@@ -108,6 +132,7 @@ class TokenBucket:
     def pause(self, seconds: float) -> None:
         """Holds every caller of this store for ``seconds`` (after a 429)."""
         with self._lock:
+            self._dated_by_answers = True
             now = self._clock()
             self._paused_until = max(self._paused_until, now + seconds)
             self._tokens = 1.0  # exactly one request goes when the pause ends, then the rate

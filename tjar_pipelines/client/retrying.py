@@ -103,6 +103,7 @@ class Requester:
         for attempt in range(1, settings.max_attempts + 1):
             paused = False
             self._bucket.acquire()
+            sent_at = self._bucket.now()
             self.stats.requests += 1
             if attempt > 1:
                 self.stats.retries += 1
@@ -130,7 +131,7 @@ class Requester:
                 self._bucket.unanswered()
                 raise
             else:
-                self._bucket.observe(response.headers)
+                self._bucket.observe(response.headers, sent_at)
                 status = response.status_code
                 if 200 <= status < 300:
                     try:
