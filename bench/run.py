@@ -2,7 +2,8 @@
 
 For each size a simulator process serves two stores holding that many orders in total. Each
 contender runs in its own process against it, and reports wall seconds, CPU seconds (its own
-threads and children, not the simulator's) and its peak RSS:
+threads and children, not the simulator's) and its peak RSS; with --repeat, the contenders run
+in rounds, one run of each in turn, and the ratios are the medians of each round's ratios:
 
 * floor: every page of every store fetched with httpx and thrown away (the simulator's limit);
 * tjar_pipelines: `tjar-pipelines sync` (orders, order items, products -> lake and DuckDB);
@@ -17,7 +18,7 @@ Last, the webhook receiver and sensor figures (bench/webhook_load.py). Prints on
 
     .venv/bin/python bench/run.py                       # 10k and 100k orders
     .venv/bin/python bench/run.py --sizes 1000000 --only floor,tjar_pipelines
-    .venv/bin/python bench/run.py --repeat 3            # median of 3 runs each (noisy hosts)
+    .venv/bin/python bench/run.py --repeat 3            # 3 rounds (noisy hosts): medians
 """
 
 from __future__ import annotations
@@ -175,10 +176,30 @@ def _cpu_seconds() -> float:
 def run_contender(
     name: str, stores, first: str, last: str, env: dict | None = None, repeat: int = 1
 ) -> dict:
-    """The contender's figures; with ``repeat``, its median wall and CPU times and highest RSS of
-    as many runs, one after the other against the same simulator, and the range of the wall
-    times."""
-    runs = [_run_once(name, stores, first, last, env) for _ in range(repeat)]
+    """The contender's figures over ``repeat`` runs against the same simulator (see
+    :func:`summary`)."""
+    return summary([_run_once(name, stores, first, last, env) for _ in range(repeat)])
+
+
+def run_in_rounds(names: tuple[str, ...], stores, first: str, last: str, repeat: int) -> dict:
+    """Each contender's figures, run in ``repeat`` rounds of one run each, in turn.
+
+    The host's speed drifts over minutes (shared machines), so runs of one contender one after
+    the other would put the drift between contenders; in rounds it falls inside each. Each
+    round starts one contender further on, so none always runs first. Each summary keeps its
+    runs' wall times by round, for the ratios (:func:`ratio`).
+    """
+    runs: dict[str, list[dict]] = {name: [] for name in names}
+    for round_ in range(repeat):
+        for n in range(len(names)):
+            name = names[(round_ + n) % len(names)]
+            runs[name].append(_run_once(name, stores, first, last, None))
+    return {name: summary(runs[name]) for name in names}
+
+
+def summary(runs: list[dict]) -> dict:
+    """The median wall and CPU times and the highest RSS of ``runs``, the range of their wall
+    times, and the wall times in run order (``walls``); or the first failure."""
     if failed := [r for r in runs if "error" in r]:
         return failed[0]
     walls = sorted(r["seconds"] for r in runs)
@@ -187,8 +208,16 @@ def run_contender(
         "seconds": statistics.median(walls),
         "cpu": statistics.median(r["cpu"] for r in runs),
         "rss_mb": max(r["rss_mb"] for r in runs),
-        "range": f" ({walls[0]:.1f}-{walls[-1]:.1f})" if repeat > 1 else "",
+        "range": f" ({walls[0]:.1f}-{walls[-1]:.1f})" if len(runs) > 1 else "",
+        "walls": [r["seconds"] for r in runs],
     }
+
+
+def ratio(r: dict, base: dict) -> float | None:
+    """The median over rounds of ``r``'s wall time over ``base``'s in the same round."""
+    if "walls" not in r or "walls" not in base:
+        return None
+    return statistics.median(a / b for a, b in zip(r["walls"], base["walls"], strict=True))
 
 
 def _run_once(name: str, stores, first: str, last: str, env: dict | None) -> dict:
@@ -240,19 +269,17 @@ def throughput(
         today = dt.date.today()
         first, last = str(today - dt.timedelta(days=31)), str(today + dt.timedelta(days=1))
         try:
-            results = {
-                name: run_contender(name, stores_of(url, slugs), first, last, repeat=repeat)
-                for name in only
-            }
+            results = run_in_rounds(only, stores_of(url, slugs), first, last, repeat)
         finally:
             sim.terminate()
             sim.wait()
-        base = results.get("floor", {}).get("seconds")
-        ours = results.get("tjar_pipelines", {}).get("seconds")
+        base = results.get("floor", {})
+        ours = results.get("tjar_pipelines", {})
         for name, r in results.items():
             if "error" in r:
                 rows.append(_failed(f"{size:,}", name, r["error"]))
                 continue
+            to_floor, to_ours = ratio(r, base), ratio(r, ours)
             rows.append(
                 [
                     f"{size:,}",
@@ -261,8 +288,8 @@ def throughput(
                     f"{r['cpu']:.1f}",
                     f"{r['orders'] / r['seconds']:,.0f}",
                     f"{r['rss_mb']:.0f}",
-                    f"{r['seconds'] / base:.2f}x" if base else "",
-                    f"{r['seconds'] / ours:.2f}x" if ours else "",
+                    f"{to_floor:.2f}x" if to_floor else "",
+                    f"{to_ours:.2f}x" if to_ours else "",
                 ]
             )
             assert r["orders"] == size or name == "floor" or "error" in r, (
@@ -338,7 +365,11 @@ def main() -> int:
         help="orders per store of each rate-limited run",
     )
     parser.add_argument(
-        "--repeat", type=int, default=1, help="runs per contender; the table shows the median"
+        "--repeat",
+        type=int,
+        default=1,
+        help="rounds of runs, each contender once a round; the table shows the medians, and "
+        "the median of each round's ratio",
     )
     args = parser.parse_args()
     if args.repeat < 1:
