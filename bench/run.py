@@ -185,14 +185,15 @@ def run_in_rounds(names: tuple[str, ...], stores, first: str, last: str, repeat:
     """Each contender's figures, run in ``repeat`` rounds of one run each, in turn.
 
     The host's speed drifts over minutes (shared machines), so runs of one contender one after
-    the other would put the drift between contenders; in rounds it falls inside each. Each
-    round starts one contender further on, so none always runs first. Each summary keeps its
-    runs' wall times by round, for the ratios (:func:`ratio`).
+    the other would put the drift between contenders; in rounds, less of it does. Every other
+    round runs the contenders in reverse, so none always runs first and the floor and
+    tjar_pipelines stay next to each other. Each summary keeps its runs' wall times by round,
+    for the ratios (:func:`ratio`).
     """
+    names = tuple(dict.fromkeys(names))
     runs: dict[str, list[dict]] = {name: [] for name in names}
     for round_ in range(repeat):
-        for n in range(len(names)):
-            name = names[(round_ + n) % len(names)]
+        for name in names if round_ % 2 == 0 else reversed(names):
             runs[name].append(_run_once(name, stores, first, last, None))
     return {name: summary(runs[name]) for name in names}
 

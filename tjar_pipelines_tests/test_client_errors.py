@@ -130,6 +130,26 @@ def test_a_429_pauses_every_caller_of_the_store():
     assert sum(clock.sleeps) == pytest.approx(5.0, abs=0.01)  # the pause, then the steady rate
 
 
+def test_the_client_times_its_requests_for_the_stores_rate_windows():
+    """Each request's round trip reaches the bucket, which dates the store's windows by it."""
+    clock = FakeClock()
+    arrived: list[float] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        arrived.append(clock.now)
+        clock.sleep(0.08)  # the store's work and the way back (the way there takes no time)
+        left = 9 - (len(arrived) - 1) % 10
+        return ok(**{"X-RateLimit-Limit": "10", "X-RateLimit-Remaining": str(left)})
+
+    settings = ClientSettings(requests_per_second=10, burst=10, rate_limit_window=1.0)
+    with mock_client(handler, clock=clock, settings=settings) as client:
+        for _ in range(21):
+            client.get_order(7)
+    # The first window from its answer; the second half the shortest trip (0.04 s) earlier.
+    assert arrived[10] == pytest.approx(arrived[0] + 0.08 + 1.0)
+    assert arrived[20] == pytest.approx(arrived[10] + 0.08 - 0.04 + 1.0)
+
+
 @pytest.mark.parametrize("status", [500, 502, 503, 504])
 def test_5xx_is_retried(status):
     handler = Scripted(

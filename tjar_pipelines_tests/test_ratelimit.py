@@ -72,33 +72,39 @@ def test_a_window_the_store_opens_is_used_at_once():
     assert b.acquire() > 0.0
 
 
-def _spend_a_window(clock: FakeClock, b: TokenBucket, trip: float) -> None:
-    """Ten requests, one after the other, each answered ``trip`` seconds after it went out."""
-    for left in range(9, -1, -1):
+def _spend_a_window(clock: FakeClock, b: TokenBucket, trips: list[float]) -> list[float]:
+    """Ten requests, one after the other, each answered its trip after it went out, the store
+    saying what is left of its window of 10; returns when each went out."""
+    sent: list[float] = []
+    for left, trip in zip(range(9, -1, -1), trips, strict=True):
         b.acquire()
-        sent = b.now()
+        sent.append(b.now())
         clock.sleep(trip)
-        b.observe({"x-ratelimit-limit": "10", "x-ratelimit-remaining": str(left)}, sent)
+        b.observe({"x-ratelimit-limit": "10", "x-ratelimit-remaining": str(left)}, sent[-1])
+    return sent
 
 
-def test_a_window_is_dated_half_the_shortest_round_trip_before_the_answer_that_opened_it():
+def test_a_window_is_dated_half_the_shortest_earlier_round_trip_before_the_answer_opening_it():
     clock = FakeClock()
     b = bucket(clock, rate=10.0, burst=10, window=1.0)
-    opened = clock.now  # the first request goes out now, and reaches the store about 0.03 s on
-    _spend_a_window(clock, b, trip=0.06)
-    b.acquire()
-    # The next window: 1 s after the first answer came (0.06) less half a round trip.
-    assert clock.now == pytest.approx(opened + 1.03)
+    first = _spend_a_window(clock, b, [0.2] + [0.08, 0.06, 0.07] * 3)  # the first one connects
+    second = _spend_a_window(clock, b, [0.09] * 10)
+    third = _spend_a_window(clock, b, [0.09] * 10)
+    # No trip came before the first window's: it is dated from its answer, 0.2 s on.
+    assert second[0] == pytest.approx(first[0] + 0.2 + 1.0)
+    # The next from its answer, 0.09 s on, less half the shortest trip before it (0.06 s).
+    assert third[0] == pytest.approx(second[0] + 0.09 - 0.03 + 1.0)
 
 
 def test_after_a_429_windows_are_dated_from_the_answers():
     clock = FakeClock()
     b = bucket(clock, rate=10.0, burst=10, window=1.0)
+    first = _spend_a_window(clock, b, [0.06] * 10)
     b.pause(0.0)  # a 429: the store's windows open later than guessed
-    opened = clock.now
-    _spend_a_window(clock, b, trip=0.06)
-    b.acquire()
-    assert clock.now == pytest.approx(opened + 1.06)
+    second = _spend_a_window(clock, b, [0.06] * 10)
+    third = _spend_a_window(clock, b, [0.06] * 10)
+    assert second[0] == pytest.approx(first[0] + 0.06 + 1.0)
+    assert third[0] == pytest.approx(second[0] + 0.06 + 1.0)
 
 
 def test_requests_on_their_way_count_against_what_the_store_says_is_left():

@@ -65,6 +65,7 @@ def test_a_start_runs_without_collections_and_freezes_what_it_made() -> None:
         if phase == "start":
             collections.append(info["generation"])
 
+    frozen_before = gc.get_freeze_count()
     gc.callbacks.append(count)
     try:
         with frozen_start():
@@ -72,7 +73,7 @@ def test_a_start_runs_without_collections_and_freezes_what_it_made() -> None:
             kept = [[n] for n in range(50_000)]  # would start dozens of collections
         assert collections == []
         assert gc.isenabled()
-        assert gc.get_freeze_count() >= len(kept)
+        assert gc.get_freeze_count() >= frozen_before + len(kept)
         # A scan hands everything back to the collector when it ends.
         with relaxed_gc():
             pass
@@ -82,13 +83,21 @@ def test_a_start_runs_without_collections_and_freezes_what_it_made() -> None:
         gc.unfreeze()
 
 
-def test_a_start_leaves_a_disabled_collector_disabled_even_on_error() -> None:
+def test_a_failed_start_freezes_nothing_and_restores_the_collector() -> None:
+    gc.unfreeze()
+    try:
+        with frozen_start():
+            raise KeyError("boom")
+    except KeyError:
+        pass
+    assert gc.isenabled()
+    assert gc.get_freeze_count() == 0
+
+
+def test_a_start_leaves_a_disabled_collector_disabled() -> None:
     gc.disable()
     try:
-        try:
-            with frozen_start():
-                raise KeyError("boom")
-        except KeyError:
+        with frozen_start():
             pass
         assert not gc.isenabled()
     finally:

@@ -25,10 +25,12 @@ class TokenBucket:
     ends instead of provoking a 429. A 429 pauses every caller until its ``Retry-After``.
 
     The store opened a window when the request that says so reached it, which was before its
-    answer came back: by the work the store did after counting it and the way back, at least
-    half the shortest round trip seen if the ways there and back take alike. A window is dated
-    that much before the answer, so the next begins about when the store's does, instead of a
-    round trip late; after a 429, which says the guess ran early, from the answer itself.
+    answer came back by the work the store did after counting it and the way back. Stores
+    count a request first (Laravel's throttle is a middleware), so that is at least half the
+    shortest round trip of the requests before, if the ways there and back take alike (the
+    client's own delays before sending count as the way there). A window is dated that much
+    before the answer, so the next begins about when the store's does, instead of that much
+    late; after a 429, which says the guess ran early, from the answer itself.
     """
 
     def __init__(
@@ -91,13 +93,18 @@ class TokenBucket:
     def observe(self, headers: Mapping[str, str], sent_at: float | None = None) -> None:
         """Adapts to the ``X-RateLimit-*`` headers of the answer to a request ``acquire`` let go.
 
-        ``sent_at`` is when the request went out, by :meth:`now`.
+        Args:
+            headers: The answer's headers.
+            sent_at: When the request went out, by :meth:`now`; ``None`` if unknown (the
+                request's round trip then joins no estimate).
         """
         limit = _int_header(headers, "x-ratelimit-limit")
         remaining = _int_header(headers, "x-ratelimit-remaining")
         with self._lock:
             self._in_flight = max(0, self._in_flight - 1)
             now = self._clock()
+            # From the requests before this one: a first request's trip includes connecting.
+            opened_before_answer = self._opened_before_answer()
             if sent_at is not None and now >= sent_at:
                 trip = now - sent_at
                 if self._shortest_trip is None or trip < self._shortest_trip:
@@ -109,7 +116,7 @@ class TokenBucket:
                 self._rate = limit / self._window
                 self._capacity = min(self._burst, float(limit))
                 if remaining is not None and remaining >= limit - 1:
-                    self._window_started = now - self._opened_before_answer()
+                    self._window_started = now - opened_before_answer
             if remaining is not None:
                 # The store has not counted the requests still on their way.
                 allowed = float(max(remaining - self._in_flight, 0))
