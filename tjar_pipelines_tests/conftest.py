@@ -4,6 +4,7 @@ import datetime as dt
 import os
 import random
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -86,8 +87,10 @@ def sim_client(
     clock: FakeClock | None = None,
     language: str = "en",
     now: dt.datetime = ANCHOR,
+    real_time: bool = False,
 ) -> TjarClient:
-    """A client of one simulated store, with fake sleeps and its own rate-limit buckets."""
+    """A client of one simulated store, with its own rate-limit buckets and fake sleeps (real
+    ones with ``real_time``)."""
     store = server.simulator.stores[slug]
     clock = clock or FakeClock()
     connection = StoreConnection(
@@ -101,8 +104,8 @@ def sim_client(
     return TjarClient(
         connection,
         settings,
-        sleep=clock.sleep,
-        clock=clock.monotonic,
+        sleep=time.sleep if real_time else clock.sleep,
+        clock=time.monotonic if real_time else clock.monotonic,
         now=lambda: now,
         rng=random.Random(1),
         buckets=BucketRegistry(),

@@ -42,6 +42,21 @@ def test_rate_limited_store_is_read_completely(simulator, retry_after):
     assert sum(clock.sleeps) >= (pages - 5) / 5 * 0.9  # paced at about 5 requests a second
 
 
+def test_a_rate_limited_store_read_in_real_time_draws_at_most_one_429(simulator):
+    """Over real HTTP on the real clock, where each request's round trip dates the store's
+    windows: a guess that runs early costs one 429, after which windows are dated by answers."""
+    faults = Faults(rate_limit=5, rate_window=0.25, latency_ms=20)
+    server = simulator(sim_config(max_per_page=10, faults=faults))
+    settings = ClientSettings(
+        requests_per_second=20, burst=5, rate_limit_window=0.25, max_attempts=8
+    )
+    with sim_client(server, settings=settings, real_time=True) as client:
+        ids = {o.identifier for o in client.iter_orders(FIRST, LAST)}
+    assert ids == expected_ids(server, "acme", FIRST, LAST)
+    assert len(ids) > 100  # a dozen windows and more
+    assert server.simulator.stats["429"] <= 1
+
+
 @pytest.mark.parametrize("shape", PAGINATION_SHAPES)
 def test_5xx_and_garbled_bodies_lose_nothing(simulator, shape):
     faults = Faults(error_rate=0.2, garble_rate=0.15)
