@@ -44,16 +44,20 @@ def test_rate_limited_store_is_read_completely(simulator, retry_after):
 
 def test_a_rate_limited_store_read_in_real_time_draws_at_most_one_429(simulator):
     """Over real HTTP on the real clock, where each request's round trip dates the store's
-    windows: a guess that runs early costs one 429, after which windows are dated by answers."""
-    faults = Faults(rate_limit=5, rate_window=0.25, latency_ms=20)
+    windows: a guess that runs early costs one 429, after which windows are dated by answers.
+
+    The windows are long against the round trips (0.5 s for 4 requests of ~10 ms): the
+    bucket's refill at the average rate (a request per 0.125 s) could only let a request go
+    into a spent window while the answer saying so is on its way if that took 0.125 s.
+    """
+    first = dt.date(2026, 4, 26)
+    faults = Faults(rate_limit=4, rate_window=0.5, latency_ms=10)
     server = simulator(sim_config(max_per_page=10, faults=faults))
-    settings = ClientSettings(
-        requests_per_second=20, burst=5, rate_limit_window=0.25, max_attempts=8
-    )
+    settings = ClientSettings(requests_per_second=8, burst=4, rate_limit_window=0.5)
     with sim_client(server, settings=settings, real_time=True) as client:
-        ids = {o.identifier for o in client.iter_orders(FIRST, LAST)}
-    assert ids == expected_ids(server, "acme", FIRST, LAST)
-    assert len(ids) > 100  # a dozen windows and more
+        ids = {o.identifier for o in client.iter_orders(first, LAST)}
+    assert ids == expected_ids(server, "acme", first, LAST)
+    assert len(ids) > 100  # 3 windows and more
     assert server.simulator.stats["429"] <= 1
 
 

@@ -84,26 +84,36 @@ def _spend_a_window(clock: FakeClock, b: TokenBucket, trips: list[float]) -> lis
     return sent
 
 
-def test_a_window_is_dated_half_the_shortest_earlier_round_trip_before_the_answer_opening_it():
+def test_a_window_is_dated_half_a_round_trip_before_the_answer_that_opened_it():
     clock = FakeClock()
     b = bucket(clock, rate=10.0, burst=10, window=1.0)
     first = _spend_a_window(clock, b, [0.2] + [0.08, 0.06, 0.07] * 3)  # the first one connects
     second = _spend_a_window(clock, b, [0.09] * 10)
-    third = _spend_a_window(clock, b, [0.09] * 10)
+    third = _spend_a_window(clock, b, [0.01] + [0.09] * 9)
+    fourth = _spend_a_window(clock, b, [0.09] * 10)
     # No trip came before the first window's: it is dated from its answer, 0.2 s on.
     assert second[0] == pytest.approx(first[0] + 0.2 + 1.0)
-    # The next from its answer, 0.09 s on, less half the shortest trip before it (0.06 s).
+    # Half the shortest trip before (0.06 s) when the opener's own trip was longer...
     assert third[0] == pytest.approx(second[0] + 0.09 - 0.03 + 1.0)
+    # ...and half its own when shorter: a window never starts before its opener went out.
+    assert fourth[0] == pytest.approx(third[0] + 0.01 - 0.005 + 1.0)
 
 
-def test_after_a_429_windows_are_dated_from_the_answers():
+@pytest.mark.parametrize("told", ["pause", "status"])
+def test_after_a_429_windows_are_dated_from_the_answers(told):
     clock = FakeClock()
     b = bucket(clock, rate=10.0, burst=10, window=1.0)
-    first = _spend_a_window(clock, b, [0.06] * 10)
-    b.pause(0.0)  # a 429: the store's windows open later than guessed
+    _spend_a_window(clock, b, [0.06] * 10)
+    if told == "pause":
+        b.pause(0.0)  # a 429 waited out
+    else:  # a 429 its caller did not wait out (its Retry-After was too long)
+        b.acquire()
+        sent = b.now()
+        clock.sleep(0.06)
+        b.observe({}, sent, 429)
     second = _spend_a_window(clock, b, [0.06] * 10)
     third = _spend_a_window(clock, b, [0.06] * 10)
-    assert second[0] == pytest.approx(first[0] + 0.06 + 1.0)
+    # From the answer that opened the second window, not half a round trip (0.03 s) before it.
     assert third[0] == pytest.approx(second[0] + 0.06 + 1.0)
 
 

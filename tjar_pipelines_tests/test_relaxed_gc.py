@@ -6,6 +6,8 @@ from __future__ import annotations
 import gc
 import threading
 
+import pytest
+
 from tjar_pipelines.relaxed_gc import frozen_start, relaxed_gc
 
 
@@ -85,11 +87,8 @@ def test_a_start_runs_without_collections_and_freezes_what_it_made() -> None:
 
 def test_a_failed_start_freezes_nothing_and_restores_the_collector() -> None:
     gc.unfreeze()
-    try:
-        with frozen_start():
-            raise KeyError("boom")
-    except KeyError:
-        pass
+    with pytest.raises(KeyError), frozen_start():
+        raise KeyError("boom")
     assert gc.isenabled()
     assert gc.get_freeze_count() == 0
 

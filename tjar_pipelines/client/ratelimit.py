@@ -26,11 +26,13 @@ class TokenBucket:
 
     The store opened a window when the request that says so reached it, which was before its
     answer came back by the work the store did after counting it and the way back. Stores
-    count a request first (Laravel's throttle is a middleware), so that is at least half the
-    shortest round trip of the requests before, if the ways there and back take alike (the
-    client's own delays before sending count as the way there). A window is dated that much
-    before the answer, so the next begins about when the store's does, instead of that much
-    late; after a 429, which says the guess ran early, from the answer itself.
+    count a request first (Laravel's throttle is a middleware), so if the ways there and back
+    take alike, that is at least half the request's round trip, and half the shortest trip of
+    the requests before strips what the client itself held the request back (the interpreter
+    lock) from the guess. A window is dated the smaller of the two halves before its answer,
+    so the next begins about when the store's does instead of that much late. Where the guess
+    runs early anyway the store answers 429, once: after any 429, windows are dated from their
+    answers.
     """
 
     def __init__(
@@ -90,25 +92,28 @@ class TokenBucket:
             self._sleep(wait)
             waited += wait
 
-    def observe(self, headers: Mapping[str, str], sent_at: float | None = None) -> None:
+    def observe(
+        self, headers: Mapping[str, str], sent_at: float | None = None, status: int = 200
+    ) -> None:
         """Adapts to the ``X-RateLimit-*`` headers of the answer to a request ``acquire`` let go.
 
         Args:
             headers: The answer's headers.
             sent_at: When the request went out, by :meth:`now`; ``None`` if unknown (the
-                request's round trip then joins no estimate).
+                window it may open is then dated from its answer).
+            status: The answer's HTTP status; a 429 ends the guessing of when windows open.
         """
         limit = _int_header(headers, "x-ratelimit-limit")
         remaining = _int_header(headers, "x-ratelimit-remaining")
         with self._lock:
             self._in_flight = max(0, self._in_flight - 1)
             now = self._clock()
-            # From the requests before this one: a first request's trip includes connecting.
-            opened_before_answer = self._opened_before_answer()
-            if sent_at is not None and now >= sent_at:
-                trip = now - sent_at
-                if self._shortest_trip is None or trip < self._shortest_trip:
-                    self._shortest_trip = trip
+            if status == 429:
+                self._dated_by_answers = True
+            trip = now - sent_at if sent_at is not None and now >= sent_at else None
+            opened_before_answer = self._opened_before_answer(trip)
+            if trip is not None and (self._shortest_trip is None or trip < self._shortest_trip):
+                self._shortest_trip = trip
             if limit is None and remaining is None:
                 return
             self._refill(now)
@@ -126,10 +131,14 @@ class TokenBucket:
                     self._paused_until = max(self._paused_until, resume)
                     self._tokens = 1.0  # the next window opens with at least one request
 
-    def _opened_before_answer(self) -> float:
-        if self._dated_by_answers or self._shortest_trip is None:
+    def _opened_before_answer(self, trip: float | None) -> float:
+        """How long before its answer, taking ``trip``, a request may have opened a window.
+
+        Nothing for the first request (its trip includes connecting, and no other bounds it).
+        """
+        if self._dated_by_answers or trip is None or self._shortest_trip is None:
             return 0.0
-        return self._shortest_trip / 2
+        return min(trip, self._shortest_trip) / 2
 
     def unanswered(self) -> None:
         """A request :meth:`acquire` let go got no answer (a transport error)."""
@@ -139,7 +148,7 @@ class TokenBucket:
     def pause(self, seconds: float) -> None:
         """Holds every caller of this store for ``seconds`` (after a 429)."""
         with self._lock:
-            self._dated_by_answers = True
+            self._dated_by_answers = True  # as observe does, for a 429 it was not shown
             now = self._clock()
             self._paused_until = max(self._paused_until, now + seconds)
             self._tokens = 1.0  # exactly one request goes when the pause ends, then the rate

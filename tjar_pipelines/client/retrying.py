@@ -131,8 +131,8 @@ class Requester:
                 self._bucket.unanswered()
                 raise
             else:
-                self._bucket.observe(response.headers, sent_at)
                 status = response.status_code
+                self._bucket.observe(response.headers, sent_at, status)
                 if 200 <= status < 300:
                     try:
                         return (decode or decode_object)(content) if content.strip() else {}
