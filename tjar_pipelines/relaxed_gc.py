@@ -14,7 +14,7 @@ are handed back to the collector.
 
 A command's start is quieted too (:func:`frozen_start`): loading Dagster, the definitions and an
 instance makes most of the objects the process keeps to its end (210,000 with Dagster 1.13),
-and the collector walked them in three full collections on the way (0.13-0.2 s of a sync's
+and the collector walked them in three full collections on the way (0.1-0.2 s of a sync's
 start, 2026-12-07).
 """
 
@@ -57,9 +57,9 @@ def frozen_start() -> Iterator[None]:
     """No collection while the block loads what the process keeps; then all that lives, frozen.
 
     For a command's start: its objects live until the process ends, so walking them again in
-    every full collection finds nothing. The few cycles the start left as garbage are frozen
-    too, and collected once a scan's :func:`relaxed_gc` hands everything frozen back. Nothing
-    is frozen if the block fails.
+    the full collections before the first scan finds nothing; that scan's :func:`relaxed_gc`
+    hands everything frozen back when it ends, and with it the few cycles the start left as
+    garbage. Nothing is frozen if the block fails.
     """
     enabled = gc.isenabled()
     gc.disable()
