@@ -97,7 +97,9 @@ def spooled_rows(
     spool = OrderSpool(folder, "acme", ZONE, SYNCED, **options)
     try:
         for payload, day in payloads:
-            record = payload if isinstance(payload, RawRecord) else RawRecord.of(payload)
+            record = (
+                payload if isinstance(payload, RawRecord) else RawRecord.of(payload, store="acme")
+            )
             spool.add(record, *order_instants(record.head, ZONE), day)
         tables = {day: whole_day(spool, day) for day in days}
     finally:
@@ -116,7 +118,8 @@ def whole_day(spool: OrderSpool, day: dt.date) -> tuple[pa.Table, pa.Table]:
 def python_rows(payloads: list[tuple[dict[str, Any], dt.date]], day: dt.date):
     parsed = [
         replace(
-            Order.from_api(loads(raw_json(p).encode()), store="acme", timezone=ZONE), order_date=d
+            Order.from_api(loads(raw_json(p, store="acme").encode()), store="acme", timezone=ZONE),
+            order_date=d,
         )
         for p, d in payloads
         if d == day
@@ -147,7 +150,7 @@ def test_bulk_rows_equal_the_python_records(drawn):
         if customer:
             payload["customer"] = customer
         # As the client hands them over: parsed from the page's bytes.
-        payloads.append((loads(raw_json(payload).encode()), day))
+        payloads.append((loads(raw_json(payload, store="acme").encode()), day))
     with tempfile.TemporaryDirectory() as folder:
         bulk, _ = spooled_rows(payloads, Path(folder), batch_rows=3)
         assert not list(Path(folder).iterdir()), "the spool leaves nothing behind"
@@ -212,7 +215,7 @@ def test_every_order_keeps_the_json_the_store_sent(tmp_path):
         b'  {"identifier": 1, "total_amount": 10.50, "name": "\\u0644"},\n'
         b'  {"identifier": 2, "total_amount": "1e3", "name": "\\u0644"}\n]}}'
     )
-    records = parse_page(decode_list_body(body, "orders"), "orders").items
+    records = parse_page(decode_list_body(body, "orders", store="acme"), "orders").items
     tables, spool = spooled_rows([(r, DAYS[0]) for r in records], tmp_path)
     got_orders, _ = tables[DAYS[0]]
     assert spool.parsed_in_python == 1  # the unusual one too
@@ -243,7 +246,7 @@ def test_a_batch_duckdb_cannot_hold_is_built_by_python(monkeypatch, tmp_path):
     assert items_by_key(got_items) == items_by_key(want_items)
     # and the orders' JSON stays as the store sent it
     body = b'{"data": [{"identifier": 9, "total_amount": 10.50, "name": "\\u0644"}]}'
-    records = parse_page(decode_list_body(body, "orders"), "orders").items
+    records = parse_page(decode_list_body(body, "orders", store="acme"), "orders").items
     tables, _ = spooled_rows([(r, DAYS[0]) for r in records], tmp_path)
     assert tables[DAYS[0]][0]["raw"].to_pylist() == [records[0].json.decode()]
 
@@ -256,7 +259,7 @@ def test_a_spool_removed_under_a_running_sync_fails_instead_of_writing_nothing(t
     payload = {"identifier": 1, "order_details": []}
     spool = OrderSpool(tmp_path, "acme", ZONE, SYNCED)
     try:
-        spool.add(RawRecord.of(payload), *order_instants(payload, ZONE), DAYS[0])
+        spool.add(RawRecord.of(payload, store="acme"), *order_instants(payload, ZONE), DAYS[0])
         whole_day(spool, DAYS[1])  # the rows are built
         shutil.rmtree(spool.folder)
         with pytest.raises(RuntimeError, match=r"store acme: the spool .* is gone"):

@@ -65,7 +65,7 @@ def test_records_match_the_page_decoded_whole(generated, shape, style):
     records = [{**order, "order_details": ls} if add else order for order, ls, add in generated]
     content = _written(_envelope(shape, records), style)
     whole = parse_page(decode_object(content), "orders")
-    raw = parse_page(decode_list_body(content, "orders"), "orders")
+    raw = parse_page(decode_list_body(content, "orders", store="acme"), "orders")
     assert (raw.current_page, raw.last_page, raw.per_page, raw.total, raw.has_next) == (
         whole.current_page, whole.last_page, whole.per_page, whole.total, whole.has_next,
     )  # fmt: skip
@@ -80,7 +80,7 @@ def test_records_match_the_page_decoded_whole(generated, shape, style):
 
 def test_a_record_keeps_the_json_the_store_sent():
     content = b'{"data": {"orders": [ {"identifier" : 7,\n "name": "\\u0644", "total": 1.50} ]}}'
-    [record] = parse_page(decode_list_body(content, "orders"), "orders").items
+    [record] = parse_page(decode_list_body(content, "orders", store="acme"), "orders").items
     assert record.json == b'{"identifier" : 7,\n "name": "\\u0644", "total": 1.50}'
     assert record.identifier == "7"
 
@@ -88,14 +88,14 @@ def test_a_record_keeps_the_json_the_store_sent():
 def test_a_page_msgspec_refuses_is_decoded_whole_and_written_strict():
     # NaN is not JSON; the standard library reads it, and the record's JSON says null.
     content = b'{"data": {"orders": [{"identifier": 1, "note": NaN, "order_details": [{}]}]}}'
-    [record] = parse_page(decode_list_body(content, "orders"), "orders").items
+    [record] = parse_page(decode_list_body(content, "orders", store="acme"), "orders").items
     assert json.loads(record.json) == {"identifier": 1, "note": None, "order_details": [{}]}
     assert (record.identifier, record.line_count) == ("1", 1)
 
 
 def test_a_number_beyond_a_double_in_a_field_read_here_is_read_as_before():
     content = b'{"data": {"orders": [{"identifier": 1, "updated_at": 1e400, "n": 1e400}]}}'
-    [record] = parse_page(decode_list_body(content, "orders"), "orders").items
+    [record] = parse_page(decode_list_body(content, "orders", store="acme"), "orders").items
     [item] = parse_page(decode_object(content), "orders").items
     assert record.identifier == "1" and order_instants(record.head, ZONE) == (None, None)
     assert loads(record.json) == {**item, "updated_at": None, "n": None}  # written as null
@@ -106,7 +106,7 @@ def test_lines_msgspec_cannot_decode_leave_the_page_as_the_store_sent_it():
         b'{"data": [{"identifier": 1, "total": 1.50}, {"identifier": 2, "order_details": 1e400},'
         b' {"identifier": 3, "order_details": [1e400, {}, {"a": 1}]}]}'
     )
-    records = parse_page(decode_list_body(content, "orders"), "orders").items
+    records = parse_page(decode_list_body(content, "orders", store="acme"), "orders").items
     assert [r.json for r in records] == [
         b'{"identifier": 1, "total": 1.50}',
         b'{"identifier": 2, "order_details": 1e400}',
@@ -117,9 +117,9 @@ def test_lines_msgspec_cannot_decode_leave_the_page_as_the_store_sent_it():
 
 def test_a_lone_surrogate_is_kept_as_a_replacement_character(caplog):
     content = b'{"data": {"orders": [{"identifier": 1, "city": "a\\ud800b"}]}}'
-    [record] = parse_page(decode_list_body(content, "orders"), "orders").items
+    [record] = parse_page(decode_list_body(content, "orders", store="acme"), "orders").items
     assert loads(record.json) == {"identifier": 1, "city": "a\ufffdb"}
-    assert "not valid Unicode" in caplog.text
+    assert "store acme: record 1 holds text that is not valid Unicode" in caplog.text
 
 
 @pytest.mark.parametrize(
@@ -141,13 +141,13 @@ def test_a_lone_surrogate_is_kept_as_a_replacement_character(caplog):
 )
 def test_a_broken_body_is_refused(content, problem):
     with pytest.raises(ValueError, match=problem):
-        decode_list_body(content, "orders")
+        decode_list_body(content, "orders", store="acme")
 
 
 def test_items_that_are_not_objects_are_still_refused_by_the_page():
     content = b'{"data": {"orders": [{"identifier": 1}, 2]}}'
     with pytest.raises(PageShapeError, match="something other than objects"):
-        parse_page(decode_list_body(content, "orders"), "orders")
+        parse_page(decode_list_body(content, "orders", store="acme"), "orders")
 
 
 def test_pages_read_are_freed_without_the_garbage_collector(simulator):

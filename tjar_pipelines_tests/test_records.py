@@ -191,7 +191,7 @@ def test_webhook_secret_is_wrapped_and_kept_out_of_raw():
     assert "secret" not in hook.raw and "whsec_abc" not in repr(hook)
 
 
-def test_a_lone_surrogate_in_a_text_field_becomes_a_replacement_character():
+def test_a_lone_surrogate_in_a_text_field_becomes_a_replacement_character(caplog):
     """The standard library reads "\\ud800" alone into a string no UTF-8 file can hold; the
     products of such a store failed to write."""
     import json
@@ -207,3 +207,4 @@ def test_a_lone_surrogate_in_a_text_field_becomes_a_replacement_character():
     )
     [row] = products_table([product], dt.datetime.now(dt.UTC)).to_pylist()
     assert (row["name_en"], row["name_ar"]) == ("a\ufffdb", "ق\ufffd")
+    assert "store acme: record 7\ufffd holds text that is not valid Unicode" in caplog.text

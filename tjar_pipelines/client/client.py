@@ -436,7 +436,11 @@ class TjarClient:
         settings = self.settings
         requested = settings.per_page
         totals = _Totals()
-        decode = functools.partial(decode_list_body, list_key=list_key) if records else None
+        decode = (
+            functools.partial(decode_list_body, list_key=list_key, store=self.store)
+            if records
+            else None
+        )
 
         def fetch(number: int) -> tuple[Params, dict[str, Any]]:
             query = {**params, settings.page_param: number, settings.per_page_param: requested}

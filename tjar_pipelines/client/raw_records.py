@@ -91,18 +91,18 @@ class RawRecord(msgspec.Struct, frozen=True, gc=False):
     line_count: int
 
     @classmethod
-    def of(cls, payload: Json) -> RawRecord:
-        """The record of an already decoded JSON object (its JSON written out again)."""
+    def of(cls, payload: Json, *, store: str) -> RawRecord:
+        """The record of an already decoded JSON object of ``store`` (its JSON written again)."""
         return cls(
-            json=raw_json(payload).encode(),
+            json=raw_json(payload, store=store).encode(),
             identifier=record_identifier(payload),
             head={"created_at": payload.get("created_at"), "updated_at": payload.get("updated_at")},
             line_count=order_line_count(payload),
         )
 
 
-def raw_json(raw: Mapping[str, Any]) -> str:
-    """The record's JSON as text (orjson: the same JSON, an order of magnitude faster).
+def raw_json(raw: Mapping[str, Any], *, store: str) -> str:
+    """A record of ``store`` as JSON text (orjson: the same JSON, an order of magnitude faster).
 
     Always strict JSON in valid UTF-8: NaN and the infinities (which a body read by the standard
     library may hold) are written as null, by orjson and by the fallback alike, and a lone
@@ -115,8 +115,10 @@ def raw_json(raw: Mapping[str, Any]) -> str:
         text = json.dumps(_finite(raw), ensure_ascii=False, separators=(",", ":"), default=str)
     if LONE_SURROGATE.search(text):
         log.warning(
-            "a record holds text that is not valid Unicode (a lone surrogate, U+D800 to "
-            "U+DFFF); each is kept as U+FFFD"
+            "store %s: record %s holds text that is not valid Unicode (a lone surrogate, "
+            "U+D800 to U+DFFF); each is kept as U+FFFD, the rest of the record as sent",
+            store,
+            LONE_SURROGATE.sub("\ufffd", record_identifier(raw) or "without an identifier"),
         )
         text = LONE_SURROGATE.sub("\ufffd", text)
     return text
@@ -133,7 +135,7 @@ def _finite(value: Any) -> Any:
     return value
 
 
-def decode_list_body(content: bytes, list_key: str) -> Json:
+def decode_list_body(content: bytes, list_key: str, *, store: str) -> Json:
     """A list response's body, whose records are :class:`RawRecord` wherever a list may hold them.
 
     That is the lists at ``data``, ``data.<list_key>`` and ``<list_key>``
@@ -149,7 +151,7 @@ def decode_list_body(content: bytes, list_key: str) -> Json:
     except (msgspec.DecodeError, RecursionError):
         # JSON msgspec refuses or cannot hold (NaN, 1e400 in a field it decodes, a lone
         # surrogate escape, deep nesting), and a top level that is not an object: as a whole.
-        return _decoded_body(content, list_key)
+        return _decoded_body(content, list_key, store)
 
 
 def _check_utf8(content: bytes) -> None:
@@ -232,7 +234,7 @@ def _starts(raw: msgspec.Raw, char: bytes) -> bool:
     return memoryview(raw)[0] == char[0]
 
 
-def _decoded_body(content: bytes, list_key: str) -> Json:
+def _decoded_body(content: bytes, list_key: str, store: str) -> Json:
     """The body decoded as a whole (see the module's docstring), its records made raw again."""
     try:
         body = decode_object(content)
@@ -240,12 +242,12 @@ def _decoded_body(content: bytes, list_key: str) -> Json:
         raise ValueError("JSON nested too deep to read") from exc
     data = body.get("data")
     if isinstance(data, dict) and isinstance(data.get(list_key), list):
-        data[list_key] = _records(data[list_key])
+        data[list_key] = _records(data[list_key], store)
     for key in ("data", list_key):
         if isinstance(body.get(key), list):
-            body[key] = _records(body[key])
+            body[key] = _records(body[key], store)
     return body
 
 
-def _records(items: list[Any]) -> list[Any]:
-    return [RawRecord.of(item) if isinstance(item, dict) else item for item in items]
+def _records(items: list[Any], store: str) -> list[Any]:
+    return [RawRecord.of(item, store=store) if isinstance(item, dict) else item for item in items]
