@@ -72,6 +72,30 @@ def test_a_window_the_store_opens_is_used_at_once():
     assert b.acquire() > 0.0
 
 
+def test_no_request_goes_into_a_spent_window_while_its_last_answer_is_on_the_way():
+    """A round trip (0.25 s) longer than a token takes to accrue (0.1 s): the 11th request must
+    wait for the 10th's answer, which says the window is spent, and then for the window's end."""
+    clock = FakeClock()
+    answered: list[float] = []
+
+    def sleep(seconds: float) -> None:  # the tenth's answer comes while the eleventh waits
+        clock.sleep(seconds)
+        if not answered and clock.now >= tenth_sent + 0.25:
+            answered.append(clock.now)
+            b.observe({"x-ratelimit-limit": "10", "x-ratelimit-remaining": "0"}, tenth_sent)
+
+    b = TokenBucket(rate=10.0, burst=10, window=1.0, clock=clock.monotonic, sleep=sleep)
+    opened = clock.now
+    for left in range(9, 0, -1):  # nine answered at once: one request left in this window
+        b.acquire()
+        b.observe({"x-ratelimit-limit": "10", "x-ratelimit-remaining": str(left)})
+    b.acquire()  # the tenth, on its way
+    tenth_sent = clock.now
+    b.acquire()
+    assert answered  # the eleventh did not go before the answer came
+    assert clock.now >= opened + 1.0
+
+
 def _spend_a_window(clock: FakeClock, b: TokenBucket, trips: list[float]) -> list[float]:
     """Ten requests, one after the other, each answered its trip after it went out, the store
     saying what is left of its window of 10; returns when each went out."""
