@@ -98,7 +98,9 @@ def spooled_rows(
     try:
         for payload, day in payloads:
             record = (
-                payload if isinstance(payload, RawRecord) else RawRecord.of(payload, store="acme")
+                payload
+                if isinstance(payload, RawRecord)
+                else RawRecord.of(payload, store="acme", kind="order")
             )
             spool.add(record, *order_instants(record.head, ZONE), day)
         tables = {day: whole_day(spool, day) for day in days}
@@ -118,7 +120,11 @@ def whole_day(spool: OrderSpool, day: dt.date) -> tuple[pa.Table, pa.Table]:
 def python_rows(payloads: list[tuple[dict[str, Any], dt.date]], day: dt.date):
     parsed = [
         replace(
-            Order.from_api(loads(raw_json(p, store="acme").encode()), store="acme", timezone=ZONE),
+            Order.from_api(
+                loads(raw_json(p, store="acme", record="order").encode()),
+                store="acme",
+                timezone=ZONE,
+            ),
             order_date=d,
         )
         for p, d in payloads
@@ -150,7 +156,7 @@ def test_bulk_rows_equal_the_python_records(drawn):
         if customer:
             payload["customer"] = customer
         # As the client hands them over: parsed from the page's bytes.
-        payloads.append((loads(raw_json(payload, store="acme").encode()), day))
+        payloads.append((loads(raw_json(payload, store="acme", record="order").encode()), day))
     with tempfile.TemporaryDirectory() as folder:
         bulk, _ = spooled_rows(payloads, Path(folder), batch_rows=3)
         assert not list(Path(folder).iterdir()), "the spool leaves nothing behind"
@@ -259,7 +265,11 @@ def test_a_spool_removed_under_a_running_sync_fails_instead_of_writing_nothing(t
     payload = {"identifier": 1, "order_details": []}
     spool = OrderSpool(tmp_path, "acme", ZONE, SYNCED)
     try:
-        spool.add(RawRecord.of(payload, store="acme"), *order_instants(payload, ZONE), DAYS[0])
+        spool.add(
+            RawRecord.of(payload, store="acme", kind="order"),
+            *order_instants(payload, ZONE),
+            DAYS[0],
+        )
         whole_day(spool, DAYS[1])  # the rows are built
         shutil.rmtree(spool.folder)
         with pytest.raises(RuntimeError, match=r"store acme: the spool .* is gone"):

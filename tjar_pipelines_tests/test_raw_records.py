@@ -119,7 +119,7 @@ def test_a_lone_surrogate_is_kept_as_a_replacement_character(caplog):
     content = b'{"data": {"orders": [{"identifier": 1, "city": "a\\ud800b"}]}}'
     [record] = parse_page(decode_list_body(content, "orders", store="acme"), "orders").items
     assert loads(record.json) == {"identifier": 1, "city": "a\ufffdb"}
-    assert "store acme: record 1 holds text that is not valid Unicode" in caplog.text
+    assert "store acme: order 1 holds text that is not valid Unicode" in caplog.text
 
 
 @pytest.mark.parametrize(

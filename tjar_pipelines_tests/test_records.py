@@ -207,4 +207,21 @@ def test_a_lone_surrogate_in_a_text_field_becomes_a_replacement_character(caplog
     )
     [row] = products_table([product], dt.datetime.now(dt.UTC)).to_pylist()
     assert (row["name_en"], row["name_ar"]) == ("a\ufffdb", "ق\ufffd")
-    assert "store acme: record 7\ufffd holds text that is not valid Unicode" in caplog.text
+    assert "store acme: product 7\ufffd holds text that is not valid Unicode" in caplog.text
+
+
+def test_a_lone_surrogate_in_an_order_line_is_reported_with_its_order_and_line(caplog):
+    import json
+
+    from tjar_pipelines.lake.tables import orders_table
+
+    body = json.loads(
+        '{"identifier": 55, "order_details": [{"id": 900, "name": "ok"},'
+        ' {"id": 901, "name": "a\\ud800b"}]}'
+    )
+    order = Order.from_api(body, store="acme", timezone="Asia/Riyadh")
+    _, items = orders_table([order], dt.datetime.now(dt.UTC))
+    assert items.column("name").to_pylist() == ["ok", "a\ufffdb"]
+    assert "store acme: order 55 holds text that is not valid Unicode" in caplog.text
+    assert "store acme: order 55 line 2 holds text" in caplog.text
+    assert "900" not in caplog.text and "901" not in caplog.text  # product ids, not the order's

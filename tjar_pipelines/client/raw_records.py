@@ -91,23 +91,27 @@ class RawRecord(msgspec.Struct, frozen=True, gc=False):
     line_count: int
 
     @classmethod
-    def of(cls, payload: Json, *, store: str) -> RawRecord:
-        """The record of an already decoded JSON object of ``store`` (its JSON written again)."""
+    def of(cls, payload: Json, *, store: str, kind: str) -> RawRecord:
+        """The record of an already decoded JSON object (its JSON written out again).
+
+        ``store`` and ``kind`` (``order``, ``product``) name it in a warning.
+        """
+        identifier = record_identifier(payload)
         return cls(
-            json=raw_json(payload, store=store).encode(),
-            identifier=record_identifier(payload),
+            json=raw_json(payload, store=store, record=f"{kind} {identifier}").encode(),
+            identifier=identifier,
             head={"created_at": payload.get("created_at"), "updated_at": payload.get("updated_at")},
             line_count=order_line_count(payload),
         )
 
 
-def raw_json(raw: Mapping[str, Any], *, store: str) -> str:
-    """A record of ``store`` as JSON text (orjson: the same JSON, an order of magnitude faster).
+def raw_json(raw: Mapping[str, Any], *, store: str, record: str) -> str:
+    """A record as JSON text (orjson: the same JSON, an order of magnitude faster).
 
     Always strict JSON in valid UTF-8: NaN and the infinities (which a body read by the standard
     library may hold) are written as null, by orjson and by the fallback alike, and a lone
     surrogate (an escape from U+D800 to U+DFFF alone, which the standard library reads) as
-    U+FFFD.
+    U+FFFD. ``store`` and ``record`` (say ``order 55 line 2``) name the record in a warning.
     """
     try:
         return orjson.dumps(raw).decode()
@@ -115,10 +119,10 @@ def raw_json(raw: Mapping[str, Any], *, store: str) -> str:
         text = json.dumps(_finite(raw), ensure_ascii=False, separators=(",", ":"), default=str)
     if LONE_SURROGATE.search(text):
         log.warning(
-            "store %s: record %s holds text that is not valid Unicode (a lone surrogate, "
-            "U+D800 to U+DFFF); each is kept as U+FFFD, the rest of the record as sent",
+            "store %s: %s holds text that is not valid Unicode (a lone surrogate, U+D800 to "
+            "U+DFFF); each is kept as U+FFFD",
             store,
-            LONE_SURROGATE.sub("\ufffd", record_identifier(raw) or "without an identifier"),
+            " ".join(record.split())[:120],  # the store's identifiers: no line breaks in logs
         )
         text = LONE_SURROGATE.sub("\ufffd", text)
     return text
@@ -242,12 +246,16 @@ def _decoded_body(content: bytes, list_key: str, store: str) -> Json:
         raise ValueError("JSON nested too deep to read") from exc
     data = body.get("data")
     if isinstance(data, dict) and isinstance(data.get(list_key), list):
-        data[list_key] = _records(data[list_key], store)
+        data[list_key] = _records(data[list_key], store, list_key)
     for key in ("data", list_key):
         if isinstance(body.get(key), list):
-            body[key] = _records(body[key], store)
+            body[key] = _records(body[key], store, list_key)
     return body
 
 
-def _records(items: list[Any], store: str) -> list[Any]:
-    return [RawRecord.of(item, store=store) if isinstance(item, dict) else item for item in items]
+def _records(items: list[Any], store: str, list_key: str) -> list[Any]:
+    kind = list_key.removesuffix("s")  # "orders" holds orders
+    return [
+        RawRecord.of(item, store=store, kind=kind) if isinstance(item, dict) else item
+        for item in items
+    ]

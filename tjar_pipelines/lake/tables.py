@@ -154,7 +154,7 @@ def orders_table(orders: Iterable[Order], synced_at: dt.datetime) -> tuple[pa.Ta
             o.payment_gateway, cents(o.total_amount), o.coupon, cents(o.coupon_discount),
             o.customer_id, o.customer_name, o.customer_email, o.customer_mobile, o.country,
             o.city, o.transaction_id, len(o.items), o.created_at, o.updated_at, o.order_date,
-            synced_at, raw_json(o.raw, store=o.store),
+            synced_at, raw_json(o.raw, store=o.store, record=f"order {o.identifier}"),
         )  # fmt: skip
         for column, value in zip(o_cols.values(), values, strict=True):
             column.append(value)
@@ -164,7 +164,8 @@ def orders_table(orders: Iterable[Order], synced_at: dt.datetime) -> tuple[pa.Ta
                 bounded(i.qty, 64), cents(i.price), cents(i.discount), cents(i.tax),
                 cents(i.subtotal), cents(i.options_cost),
                 None if i.weight is None else float(i.weight), bounded(i.type, 32),
-                i.type_label, i.is_booking, o.order_date, raw_json(i.raw, store=o.store),
+                i.type_label, i.is_booking, o.order_date,
+                raw_json(i.raw, store=o.store, record=f"order {o.identifier} line {i.line_number}"),
             )  # fmt: skip
             for column, value in zip(i_cols.values(), values, strict=True):
                 column.append(value)
@@ -178,7 +179,8 @@ def products_table(products: Iterable[Product], synced_at: dt.datetime) -> pa.Ta
         values = (
             p.store, p.identifier, p.name_en, p.name_ar, p.type, bounded(p.type_id, 32),
             cents(p.price), cents(p.sale_price), bounded(p.stock, 64), p.is_unlimited,
-            p.is_published, p.created_at, p.updated_at, synced_at, raw_json(p.raw, store=p.store),
+            p.is_published, p.created_at, p.updated_at, synced_at,
+            raw_json(p.raw, store=p.store, record=f"product {p.identifier}"),
         )  # fmt: skip
         for column, value in zip(columns.values(), values, strict=True):
             column.append(value)
