@@ -76,13 +76,14 @@ def test_no_request_goes_into_a_spent_window_while_its_last_answer_is_on_the_way
     """A round trip (0.25 s) longer than a token takes to accrue (0.1 s): the 11th request must
     wait for the 10th's answer, which says the window is spent, and then for the window's end."""
     clock = FakeClock()
+    tenth_sent: list[float] = []
     answered: list[float] = []
 
     def sleep(seconds: float) -> None:  # the tenth's answer comes while the eleventh waits
         clock.sleep(seconds)
-        if not answered and clock.now >= tenth_sent + 0.25:
+        if tenth_sent and not answered and clock.now >= tenth_sent[0] + 0.25:
             answered.append(clock.now)
-            b.observe({"x-ratelimit-limit": "10", "x-ratelimit-remaining": "0"}, tenth_sent)
+            b.observe({"x-ratelimit-limit": "10", "x-ratelimit-remaining": "0"}, tenth_sent[0])
 
     b = TokenBucket(rate=10.0, burst=10, window=1.0, clock=clock.monotonic, sleep=sleep)
     opened = clock.now
@@ -90,10 +91,26 @@ def test_no_request_goes_into_a_spent_window_while_its_last_answer_is_on_the_way
         b.acquire()
         b.observe({"x-ratelimit-limit": "10", "x-ratelimit-remaining": str(left)})
     b.acquire()  # the tenth, on its way
-    tenth_sent = clock.now
+    tenth_sent.append(clock.now)
     b.acquire()
     assert answered  # the eleventh did not go before the answer came
     assert clock.now >= opened + 1.0
+
+
+def test_a_dated_window_gives_no_more_than_its_answers_said_until_it_ends():
+    """Nothing on its way, and time passing, add nothing to what the store said is left: its
+    fixed window gives no more until it ends. Then one request may go at once."""
+    clock = FakeClock()
+    b = bucket(clock, rate=10.0, burst=10, window=1.0)
+    opened = clock.now
+    for left in range(9, 0, -1):
+        b.acquire()
+        b.observe({"x-ratelimit-limit": "10", "x-ratelimit-remaining": str(left)})
+    clock.sleep(0.3)  # the callers busy with what they read: three tokens' worth of time
+    assert b.acquire() == 0.0  # the one left
+    b.observe({})  # answered without the headers (a proxy's error page): nothing said
+    b.acquire()
+    assert opened + 1.0 <= clock.now < opened + 1.0 + 0.1
 
 
 def _spend_a_window(clock: FakeClock, b: TokenBucket, trips: list[float]) -> list[float]:

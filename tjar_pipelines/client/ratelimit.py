@@ -22,9 +22,11 @@ class TokenBucket:
     window the store has just opened is used at once instead of at the average rate). A store
     that counts in fixed windows (Laravel does) says ``Remaining: limit - 1`` on the first
     request of a window; when ``Remaining`` reaches 0 every caller waits until that window
-    ends instead of provoking a 429. While a request is on its way in a window the store has
-    dated, tokens wait for its answer instead of accruing. A 429 pauses every caller until its
-    ``Retry-After``.
+    ends instead of provoking a 429. Inside a window it has dated that way, the tokens come
+    from its answers alone, as the store gives no more until the window ends: accruing at the
+    average rate, they could send a request into a window that the answer still on its way
+    says is spent. When it ends, one request may go at once; its answer dates the next. A 429
+    pauses every caller until its ``Retry-After``.
 
     The store opened a window when the request that says so reached it, which was before its
     answer came back by the work the store did after counting it and the way back. Stores
@@ -72,11 +74,13 @@ class TokenBucket:
     def _refill(self, now: float) -> None:
         # Nothing accrues while paused: the pause already is the wait the store asked for.
         start = max(self._updated, self._paused_until)
-        if self._in_flight and self._window_started is not None:
-            # Nor, until the store's window ends, while its count is on the way back: tokens
-            # accrued meanwhile would send a request into a window the answer may say is spent
-            # (wherever a round trip takes longer than a token does to accrue).
-            start = max(start, min(now, self._window_started + self._window))
+        if self._window_started is not None and start < self._window_started + self._window:
+            end = self._window_started + self._window
+            if now < end:  # nor in a window the store dated: the answers alone give its tokens
+                self._updated = now
+                return
+            self._tokens = max(self._tokens, 1.0)  # a request may open the next window at once
+            start = end
         elapsed = max(0.0, now - start)
         self._tokens = min(self._capacity, self._tokens + elapsed * self._rate)
         self._updated = now
@@ -114,9 +118,8 @@ class TokenBucket:
         limit = _int_header(headers, "x-ratelimit-limit")
         remaining = _int_header(headers, "x-ratelimit-remaining")
         with self._lock:
-            now = self._clock()
-            self._refill(now)  # up to the answer, with the request still on its way
             self._in_flight = max(0, self._in_flight - 1)
+            now = self._clock()
             if status == 429:
                 self._dated_by_answers = True
             trip = now - sent_at if sent_at is not None and now >= sent_at else None
@@ -125,6 +128,7 @@ class TokenBucket:
                 self._shortest_trip = trip
             if limit is None and remaining is None:
                 return
+            self._refill(now)
             if limit is not None and limit > 0:
                 self._rate = limit / self._window
                 self._capacity = min(self._burst, float(limit))
@@ -151,7 +155,6 @@ class TokenBucket:
     def unanswered(self) -> None:
         """A request :meth:`acquire` let go got no answer (a transport error)."""
         with self._lock:
-            self._refill(self._clock())
             self._in_flight = max(0, self._in_flight - 1)
 
     def pause(self, seconds: float) -> None:
@@ -160,7 +163,7 @@ class TokenBucket:
             self._dated_by_answers = True  # as observe does, for a 429 it was not shown
             now = self._clock()
             self._paused_until = max(self._paused_until, now + seconds)
-            self._tokens = 1.0  # exactly one request goes when the pause ends, then the rate
+            self._tokens = 1.0  # one request goes when the pause ends, then as the store says
             self._updated = now
 
 
