@@ -97,20 +97,56 @@ def test_no_request_goes_into_a_spent_window_while_its_last_answer_is_on_the_way
     assert clock.now >= opened + 1.0
 
 
+def _leave_one_in_a_window(clock: FakeClock, b: TokenBucket) -> float:
+    """Nine requests of a window of 10 answered at once; returns when the window opened."""
+    opened = clock.now
+    for left in range(9, 0, -1):
+        b.acquire()
+        b.observe({"x-ratelimit-limit": "10", "x-ratelimit-remaining": str(left)})
+    return opened
+
+
 def test_a_dated_window_gives_no_more_than_its_answers_said_until_it_ends():
     """Nothing on its way, and time passing, add nothing to what the store said is left: its
     fixed window gives no more until it ends. Then one request may go at once."""
     clock = FakeClock()
     b = bucket(clock, rate=10.0, burst=10, window=1.0)
-    opened = clock.now
-    for left in range(9, 0, -1):
-        b.acquire()
-        b.observe({"x-ratelimit-limit": "10", "x-ratelimit-remaining": str(left)})
-    clock.sleep(0.3)  # the callers busy with what they read: three tokens' worth of time
+    opened = _leave_one_in_a_window(clock, b)
+    clock.sleep(0.35)  # the callers busy with what they read: three tokens' worth and more
     assert b.acquire() == 0.0  # the one left
-    b.observe({})  # answered without the headers (a proxy's error page): nothing said
     b.acquire()
-    assert opened + 1.0 <= clock.now < opened + 1.0 + 0.1
+    assert clock.now == pytest.approx(opened + 1.0)
+
+
+@pytest.mark.parametrize("answer", ["without headers", "none"])
+def test_after_an_answer_that_says_nothing_the_tokens_accrue_again(answer):
+    """A proxy's error page, or a timeout, gives no word of what is left: waiting for the
+    window's end (up to a minute against Laravel) would stall a store that has requests left."""
+    clock = FakeClock()
+    b = bucket(clock, rate=10.0, burst=10, window=1.0)
+    _leave_one_in_a_window(clock, b)
+    b.acquire()
+    if answer == "none":
+        b.unanswered()
+    else:
+        b.observe({}, status=502)
+    assert b.acquire() == pytest.approx(0.1)  # one token at the store's average rate
+
+
+def test_a_late_answer_from_the_window_before_does_not_stop_the_next():
+    """The last request of a window is answered after the first of the next: its "0 left" is
+    about the window before and must not hold the callers until the new one ends."""
+    clock = FakeClock()
+    b = bucket(clock, rate=10.0, burst=10, window=1.0)
+    _leave_one_in_a_window(clock, b)
+    b.acquire()  # the window's last request, answered late
+    last_sent = b.now()
+    b.acquire()  # at the window's end: the next one's first
+    first_sent = b.now()
+    clock.sleep(0.05)
+    b.observe({"x-ratelimit-limit": "10", "x-ratelimit-remaining": "9"}, first_sent)
+    b.observe({"x-ratelimit-limit": "10", "x-ratelimit-remaining": "0"}, last_sent)
+    assert [b.acquire() for _ in range(8)] == [0.0] * 8
 
 
 def _spend_a_window(clock: FakeClock, b: TokenBucket, trips: list[float]) -> list[float]:

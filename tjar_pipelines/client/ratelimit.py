@@ -25,8 +25,9 @@ class TokenBucket:
     ends instead of provoking a 429. Inside a window it has dated that way, the tokens come
     from its answers alone, as the store gives no more until the window ends: accruing at the
     average rate, they could send a request into a window that the answer still on its way
-    says is spent. When it ends, one request may go at once; its answer dates the next. A 429
-    pauses every caller until its ``Retry-After``.
+    says is spent. When it ends, one request may go at once; its answer dates the next. After
+    an answer without the headers (a proxy's error page) or none at all, they accrue again. A
+    429 pauses every caller until its ``Retry-After``.
 
     The store opened a window when the request that says so reached it, which was before its
     answer came back by the work the store did after counting it and the way back. Stores
@@ -61,6 +62,7 @@ class TokenBucket:
         self._shortest_trip: float | None = None  # from a request's sending to its answer
         self._dated_by_answers = False  # after a 429: no more guessing when windows open
         self._in_flight = 0  # requests sent that have not been answered yet
+        self._told = False  # the last answer said what is left (not an error page, no timeout)
         self._lock = threading.Lock()
 
     @property
@@ -74,9 +76,9 @@ class TokenBucket:
     def _refill(self, now: float) -> None:
         # Nothing accrues while paused: the pause already is the wait the store asked for.
         start = max(self._updated, self._paused_until)
-        if self._window_started is not None and start < self._window_started + self._window:
-            end = self._window_started + self._window
-            if now < end:  # nor in a window the store dated: the answers alone give its tokens
+        end = self._told_window_end()
+        if end is not None and start < end:
+            if now < end:  # nor in a window the store dated: its answers alone give the tokens
                 self._updated = now
                 return
             self._tokens = max(self._tokens, 1.0)  # a request may open the next window at once
@@ -99,8 +101,12 @@ class TokenBucket:
                     self._in_flight += 1
                     return waited
                 else:
+                    wait = (1.0 - self._tokens) / self._rate
+                    end = self._told_window_end()
+                    if end is not None and now < end:
+                        wait = min(wait, end - now)  # its end brings a token at once
                     # Never a wait too small to move a float clock that reads in the thousands.
-                    wait = max((1.0 - self._tokens) / self._rate, 1e-6)
+                    wait = max(wait, 1e-6)
             self._sleep(wait)
             waited += wait
 
@@ -126,15 +132,27 @@ class TokenBucket:
             opened_before_answer = self._opened_before_answer(trip)
             if trip is not None and (self._shortest_trip is None or trip < self._shortest_trip):
                 self._shortest_trip = trip
-            if limit is None and remaining is None:
-                return
             self._refill(now)
-            if limit is not None and limit > 0:
+            if limit is None and remaining is None:
+                self._told = False  # an error page: the tokens accrue again
+                return
+            limit = limit if limit is not None and limit > 0 else None
+            opens = limit is not None and remaining is not None and remaining >= limit - 1
+            if limit is not None:
                 self._rate = limit / self._window
                 self._capacity = min(self._burst, float(limit))
-                if remaining is not None and remaining >= limit - 1:
+                if opens:
                     self._window_started = now - opened_before_answer
-            if remaining is not None:
+            # What is left of a window before the one dated since this request went out: the
+            # answers of that one already count it as on its way.
+            earlier = (
+                not opens
+                and sent_at is not None
+                and self._window_started is not None
+                and sent_at < self._window_started
+            )
+            if remaining is not None and not earlier:
+                self._told = True
                 # The store has not counted the requests still on their way.
                 allowed = float(max(remaining - self._in_flight, 0))
                 self._tokens = min(max(self._tokens, min(allowed, self._capacity)), allowed)
@@ -152,10 +170,18 @@ class TokenBucket:
             return 0.0
         return min(trip, self._shortest_trip) / 2
 
+    def _told_window_end(self) -> float | None:
+        """The end of the window the store dated, while its answers alone give the tokens."""
+        if self._window_started is None or not self._told:
+            return None
+        return self._window_started + self._window
+
     def unanswered(self) -> None:
         """A request :meth:`acquire` let go got no answer (a transport error)."""
         with self._lock:
+            self._refill(self._clock())
             self._in_flight = max(0, self._in_flight - 1)
+            self._told = False  # nothing said what is left: the tokens accrue again
 
     def pause(self, seconds: float) -> None:
         """Holds every caller of this store for ``seconds`` (after a 429)."""
