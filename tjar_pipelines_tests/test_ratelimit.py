@@ -126,6 +126,7 @@ def test_after_an_answer_that_says_nothing_the_tokens_accrue_again(answer):
     b = bucket(clock, rate=10.0, burst=10, window=1.0)
     _leave_one_in_a_window(clock, b)
     b.acquire()
+    clock.sleep(0.5)  # in the window, on the way: no time to credit when the word stops
     if answer == "none":
         b.unanswered()
     else:
@@ -147,6 +148,34 @@ def test_a_late_answer_from_the_window_before_does_not_stop_the_next():
     b.observe({"x-ratelimit-limit": "10", "x-ratelimit-remaining": "9"}, first_sent)
     b.observe({"x-ratelimit-limit": "10", "x-ratelimit-remaining": "0"}, last_sent)
     assert [b.acquire() for _ in range(8)] == [0.0] * 8
+
+
+def test_no_more_go_at_once_than_a_window_holds():
+    """An idle bucket has a window's worth of tokens (4); with round trips (0.3 s) longer than a
+    token takes (0.25 s), a fifth request must wait for the answers, not go into the same
+    window of the store."""
+    clock = FakeClock()
+    burst: list[float] = []
+
+    def sleep(seconds: float) -> None:  # the four are answered while the fifth waits
+        clock.sleep(seconds)
+        if len(burst) == 4 and clock.now >= burst[0] + 0.3:
+            for left in (3, 2, 1, 0):
+                b.observe(
+                    {"x-ratelimit-limit": "4", "x-ratelimit-remaining": str(left)}, burst.pop()
+                )
+
+    b = TokenBucket(rate=10.0, burst=10, window=1.0, clock=clock.monotonic, sleep=sleep)
+    b.acquire()
+    b.observe({"x-ratelimit-limit": "4", "x-ratelimit-remaining": "3"})
+    clock.sleep(5.0)  # idle: the window the store dated is long over
+    for _ in range(4):
+        assert b.acquire() == 0.0
+        burst.append(b.now())
+    opened = clock.now
+    b.acquire()
+    assert not burst  # the fifth waited for the answers...
+    assert clock.now >= opened + 1.0  # ...and then for the window's end
 
 
 def _spend_a_window(clock: FakeClock, b: TokenBucket, trips: list[float]) -> list[float]:

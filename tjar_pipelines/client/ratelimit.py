@@ -26,8 +26,9 @@ class TokenBucket:
     from its answers alone, as the store gives no more until the window ends: accruing at the
     average rate, they could send a request into a window that the answer still on its way
     says is spent. When it ends, one request may go at once; its answer dates the next. After
-    an answer without the headers (a proxy's error page) or none at all, they accrue again. A
-    429 pauses every caller until its ``Retry-After``.
+    an answer without the headers (a proxy's error page) or none at all, they accrue again.
+    Once the store has said its limit, no more requests are on their way than a window holds.
+    A 429 pauses every caller until its ``Retry-After``.
 
     The store opened a window when the request that says so reached it, which was before its
     answer came back by the work the store did after counting it and the way back. Stores
@@ -63,6 +64,7 @@ class TokenBucket:
         self._dated_by_answers = False  # after a 429: no more guessing when windows open
         self._in_flight = 0  # requests sent that have not been answered yet
         self._told = False  # the last answer said what is left (not an error page, no timeout)
+        self._limited = False  # the store has said its limit
         self._lock = threading.Lock()
 
     @property
@@ -84,7 +86,12 @@ class TokenBucket:
             self._tokens = max(self._tokens, 1.0)  # a request may open the next window at once
             start = end
         elapsed = max(0.0, now - start)
-        self._tokens = min(self._capacity, self._tokens + elapsed * self._rate)
+        ceiling = self._capacity
+        if self._limited:
+            # No more on their way than a window holds: the answers that date the next window
+            # come back a round trip after the requests that open it.
+            ceiling = max(self._tokens, self._capacity - self._in_flight)
+        self._tokens = min(ceiling, self._tokens + elapsed * self._rate)
         self._updated = now
 
     def acquire(self) -> float:
@@ -141,6 +148,7 @@ class TokenBucket:
             if limit is not None:
                 self._rate = limit / self._window
                 self._capacity = min(self._burst, float(limit))
+                self._limited = True
                 if opens:
                     self._window_started = now - opened_before_answer
             # What is left of a window before the one dated since this request went out: the
