@@ -178,6 +178,17 @@ def test_no_more_go_at_once_than_a_window_holds():
     assert clock.now >= opened + 1.0  # ...and then for the window's end
 
 
+def test_a_smaller_limit_than_the_burst_trims_the_tokens_left():
+    clock = FakeClock()
+    b = bucket(clock, rate=10.0, burst=10, window=1.0)
+    b.acquire()
+    b.observe({"x-ratelimit-limit": "4"})  # the limit, and nothing said of what is left
+    assert [b.acquire() for _ in range(4)] == [0.0] * 4  # of the 9 tokens left, 4
+    for _ in range(4):
+        b.observe({"x-ratelimit-limit": "4"})
+    assert b.acquire() == pytest.approx(0.25)  # then at the store's rate
+
+
 def _spend_a_window(clock: FakeClock, b: TokenBucket, trips: list[float]) -> list[float]:
     """Ten requests, one after the other, each answered its trip after it went out, the store
     saying what is left of its window of 10; returns when each went out."""

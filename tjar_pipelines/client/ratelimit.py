@@ -27,7 +27,8 @@ class TokenBucket:
     average rate, they could send a request into a window that the answer still on its way
     says is spent. When it ends, one request may go at once; its answer dates the next. After
     an answer without the headers (a proxy's error page) or none at all, they accrue again.
-    Once the store has said its limit, no more requests are on their way than a window holds.
+    Once the store has said its limit, tokens accrued with time let no more than
+    ``min(burst, limit)`` requests be on their way.
     A 429 pauses every caller until its ``Retry-After``.
 
     The store opened a window when the request that says so reached it, which was before its
@@ -88,9 +89,9 @@ class TokenBucket:
         elapsed = max(0.0, now - start)
         ceiling = self._capacity
         if self._limited:
-            # No more on their way than a window holds: the answers that date the next window
-            # come back a round trip after the requests that open it.
-            ceiling = max(self._tokens, self._capacity - self._in_flight)
+            # Time lets no more be on their way than ``min(burst, limit)``: the answers that
+            # date the next window come back a round trip after the requests that open it.
+            ceiling = min(self._capacity, max(self._tokens, self._capacity - self._in_flight))
         self._tokens = min(ceiling, self._tokens + elapsed * self._rate)
         self._updated = now
 

@@ -82,7 +82,8 @@ class ClientSettings:
         backoff_cap: Longest single backoff in seconds.
         max_retry_after: Longest ``Retry-After`` honoured, in seconds; longer waits fail fast.
         requests_per_second: Request rate until the store advertises its own limit.
-        burst: Requests that may go out back to back.
+        burst: Requests that may go out back to back (no more than the store's limit, once
+            it says it).
         rate_limit_window: Seconds that ``X-RateLimit-Limit`` counts over (Laravel: 60).
         page_param: Name of the page-number query parameter.
         per_page_param: Name of the page-size query parameter.
