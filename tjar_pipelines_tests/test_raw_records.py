@@ -122,6 +122,12 @@ def test_a_lone_surrogate_is_kept_as_a_replacement_character(caplog):
     assert "store acme: order 1 holds text that is not valid Unicode" in caplog.text
 
 
+def test_a_lone_surrogate_in_a_record_without_an_identifier_is_reported_as_such(caplog):
+    content = b'{"data": {"orders": [{"city": "a\\udc00"}]}}'
+    parse_page(decode_list_body(content, "orders", store="acme"), "orders")
+    assert "store acme: order without an identifier holds text" in caplog.text
+
+
 @pytest.mark.parametrize(
     ("content", "problem"),
     [

@@ -28,8 +28,8 @@ class TokenBucket:
     says is spent. When it ends, one request may go at once; its answer dates the next. After
     an answer without the headers (a proxy's error page) or none at all, they accrue again.
     Once the store has said its limit, tokens accrued with time let no more than
-    ``min(burst, limit)`` requests be on their way.
-    A 429 pauses every caller until its ``Retry-After``.
+    ``min(burst, limit)`` requests be on their way. A 429 pauses every caller until its
+    ``Retry-After``.
 
     The store opened a window when the request that says so reached it, which was before its
     answer came back by the work the store did after counting it and the way back. Stores

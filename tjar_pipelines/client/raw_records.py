@@ -97,8 +97,9 @@ class RawRecord(msgspec.Struct, frozen=True, gc=False):
         ``store`` and ``kind`` (``order``, ``product``) name it in a warning.
         """
         identifier = record_identifier(payload)
+        record = f"{kind} {identifier or 'without an identifier'}"
         return cls(
-            json=raw_json(payload, store=store, record=f"{kind} {identifier}").encode(),
+            json=raw_json(payload, store=store, record=record).encode(),
             identifier=identifier,
             head={"created_at": payload.get("created_at"), "updated_at": payload.get("updated_at")},
             line_count=order_line_count(payload),
