@@ -46,9 +46,8 @@ def test_a_rate_limited_store_read_in_real_time_draws_at_most_one_429(simulator)
     """Over real HTTP on the real clock, where each request's round trip dates the store's
     windows: a guess that runs early costs one 429, after which windows are dated by answers.
 
-    The windows are long against the round trips (0.5 s for 4 requests of ~10 ms): the
-    bucket's refill at the average rate (a request per 0.125 s) could only let a request go
-    into a spent window while the answer saying so is on its way if that took 0.125 s.
+    The windows are long against the round trips (0.5 s for 4 requests of ~10 ms), so a
+    loaded host's delays stay small beside them.
     """
     first = dt.date(2026, 4, 26)
     faults = Faults(rate_limit=4, rate_window=0.5, latency_ms=10)

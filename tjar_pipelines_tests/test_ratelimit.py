@@ -72,6 +72,15 @@ def test_a_window_the_store_opens_is_used_at_once():
     assert b.acquire() > 0.0
 
 
+def _leave_one_in_a_window(clock: FakeClock, b: TokenBucket) -> float:
+    """Nine requests of a window of 10 answered at once; returns when the window opened."""
+    opened = clock.now
+    for left in range(9, 0, -1):
+        b.acquire()
+        b.observe({"x-ratelimit-limit": "10", "x-ratelimit-remaining": str(left)})
+    return opened
+
+
 def test_no_request_goes_into_a_spent_window_while_its_last_answer_is_on_the_way():
     """A round trip (0.25 s) longer than a token takes to accrue (0.1 s): the 11th request must
     wait for the 10th's answer, which says the window is spent, and then for the window's end."""
@@ -86,24 +95,12 @@ def test_no_request_goes_into_a_spent_window_while_its_last_answer_is_on_the_way
             b.observe({"x-ratelimit-limit": "10", "x-ratelimit-remaining": "0"}, tenth_sent[0])
 
     b = TokenBucket(rate=10.0, burst=10, window=1.0, clock=clock.monotonic, sleep=sleep)
-    opened = clock.now
-    for left in range(9, 0, -1):  # nine answered at once: one request left in this window
-        b.acquire()
-        b.observe({"x-ratelimit-limit": "10", "x-ratelimit-remaining": str(left)})
+    opened = _leave_one_in_a_window(clock, b)
     b.acquire()  # the tenth, on its way
     tenth_sent.append(clock.now)
     b.acquire()
     assert answered  # the eleventh did not go before the answer came
     assert clock.now >= opened + 1.0
-
-
-def _leave_one_in_a_window(clock: FakeClock, b: TokenBucket) -> float:
-    """Nine requests of a window of 10 answered at once; returns when the window opened."""
-    opened = clock.now
-    for left in range(9, 0, -1):
-        b.acquire()
-        b.observe({"x-ratelimit-limit": "10", "x-ratelimit-remaining": str(left)})
-    return opened
 
 
 def test_a_dated_window_gives_no_more_than_its_answers_said_until_it_ends():
