@@ -447,3 +447,26 @@ def test_a_body_that_fails_to_decode_is_retried_as_a_transport_error():
     with mock_client(handler) as client:
         client.get_order(7)
     assert len(handler.calls) == 2
+
+
+@pytest.mark.parametrize("status", [404, 422])
+def test_an_error_on_a_page_the_store_said_exists_is_not_taken_for_the_end(status):
+    """Only where the pages do not say how many there are is an error past a page the end."""
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.params["page"] == "1":
+            return httpx.Response(200, json=orders_page([1, 2], page=1, last_page=3, total=6))
+        return httpx.Response(status, json={"message": "gone"})
+
+    with mock_client(handler) as client, pytest.raises((TjarNotFoundError, TjarValidationError)):
+        list(client.iter_orders(ANY_DAY, ANY_DAY))
+
+
+def test_a_redirect_past_a_page_is_not_taken_for_the_end():
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.params["page"] == "1":
+            return httpx.Response(200, json=orders_page(list(range(1, 101))))
+        return httpx.Response(302, headers={"location": "https://elsewhere.example/"})
+
+    with mock_client(handler) as client, pytest.raises(TjarClientRequestError, match="302"):
+        list(client.iter_orders(ANY_DAY, ANY_DAY))

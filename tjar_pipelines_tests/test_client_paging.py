@@ -163,3 +163,29 @@ def test_per_page_is_configurable(simulator):
 
 ANCHOR_EPOCH = sim_config().anchor.timestamp()  # type: ignore[union-attr]
 _ = FAST
+
+
+@pytest.mark.parametrize("past_end", ["404", "422"])
+@pytest.mark.parametrize("max_per_page", [100, 7])
+@pytest.mark.parametrize("shape", PAGINATION_SHAPES)
+def test_a_store_that_answers_an_error_past_the_end_is_read_whole(
+    simulator, shape, max_per_page, past_end, caplog
+):
+    """§15 does not know whether a page past the end is an empty list or an error; where the
+    pages do not say how many there are, the client asks for one past the end. Windows of a
+    day, of less than a page and of whole pages, and 14 products in pages of 7."""
+    server = simulator(
+        sim_config(
+            spec(products=14), pagination=shape, max_per_page=max_per_page, past_end=past_end
+        )
+    )
+    caplog.set_level(logging.INFO, "tjar_pipelines.client")
+    with sim_client(server) as client:
+        for first, last in ((FIRST, LAST), MIDDLE, (MIDDLE[0], MIDDLE[0])):
+            ids = [o.identifier for o in client.iter_orders(first, last)]
+            assert len(ids) == len(set(ids))
+            assert set(ids) == expected_ids(server, "acme", first, last)
+        products = [p.identifier for p in client.iter_products()]
+    assert sorted(products, key=int) == [str(FIRST_PRODUCT_ID + n) for n in range(14)]
+    ends = [r for r in caplog.records if "taken as the end of the list" in r.getMessage()]
+    assert bool(ends) == (shape == "none")  # only a store without page counts is asked past

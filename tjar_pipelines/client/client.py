@@ -18,7 +18,7 @@ from urllib.parse import quote
 import httpx
 
 from tjar_pipelines import __version__
-from tjar_pipelines.client.errors import TjarPaginationError, TjarResponseError
+from tjar_pipelines.client.errors import TjarError, TjarPaginationError, TjarResponseError
 from tjar_pipelines.client.pagination import Page, PageShapeError, parse_page
 from tjar_pipelines.client.prefetch import Prefetcher
 from tjar_pipelines.client.ratelimit import SHARED_BUCKETS, BucketRegistry, Sleep, TokenBucket
@@ -42,6 +42,9 @@ USER_AGENT = (
 )
 
 _CLAMPS_SEEN: set[tuple[str, int]] = set()
+# What a store may answer for a page past the end of a list instead of an empty one: read as
+# the end where the pages do not say how many there are.
+PAST_END_STATUSES = frozenset({400, 404, 422})
 
 WEBHOOK_EVENTS = (
     "order.created",
@@ -474,9 +477,24 @@ class TjarClient:
         probe_size: int | None = None
         probe_stale = False  # a page after a short one held nothing new
         repeats = 0
+        counted = False  # the page before said whether more pages follow
         ahead: Future[tuple[Params, dict[str, Any]]] | None = None
         for page_number in range(1, settings.max_pages + 1):
-            query, body = ahead.result() if ahead is not None else fetch(page_number)
+            try:
+                query, body = ahead.result() if ahead is not None else fetch(page_number)
+            except TjarError as exc:
+                if page_number == 1 or counted or exc.status not in PAST_END_STATUSES:
+                    raise
+                # Past the end of a list whose pages do not say how many there are, a store
+                # may answer an error instead of an empty list (§15 does not know which).
+                log.info(
+                    "store %s: GET %s: page %d answered %d; taken as the end of the list",
+                    self.store,
+                    path,
+                    page_number,
+                    exc.status,
+                )
+                return totals
             ahead = None
             try:
                 page = parse_page(body, list_key)
@@ -529,6 +547,7 @@ class TjarClient:
                     "stores.yaml.",
                 )
             previous_ids = ids
+            counted = page.last_page is not None or page.has_next is not None
             count = len(page.items)
             if page.per_page is not None and page.per_page < requested:
                 self._learn_page_size(page.per_page, requested)

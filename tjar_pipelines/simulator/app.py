@@ -197,6 +197,14 @@ class Simulator:
             return validation_error(errors)
         return page, min(per_page, self.config.max_per_page)
 
+    def _past_end(self, page: int, per_page: int, total: int) -> Response | None:
+        """The error answer for a page past the list's last, if the store answers so."""
+        if page == 1 or (page - 1) * per_page < total or self.config.past_end == "empty":
+            return None
+        if self.config.past_end == "404":
+            return error(404, "Not found")
+        return validation_error({"page": [f"The page must not be greater than {page - 1}."]})
+
     def _list_body(
         self,
         request: Request,
@@ -279,6 +287,8 @@ class Simulator:
             else:
                 positions = range(lo + start, min(lo + start + per_page, hi))
             items = [self._decorate(store.order(p, lang), store, p) for p in positions]
+        if past_end := self._past_end(page, per_page, total):
+            return past_end
         return self._ok(
             request, self._list_body(request, "orders", items, page, per_page, total, lang)
         )
@@ -314,6 +324,8 @@ class Simulator:
             products = [p for p in products if p["is_published"] == (published == "1")]
         if self.config.list_order == "newest":
             products.sort(key=lambda p: (p["created_at"], p["identifier"]), reverse=True)
+        if past_end := self._past_end(page, per_page, len(products)):
+            return past_end
         start = (page - 1) * per_page
         items = [
             self._decorate(p, store, p["identifier"]) for p in products[start : start + per_page]

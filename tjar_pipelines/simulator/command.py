@@ -15,6 +15,7 @@ from tjar_pipelines.serving import bind, uvicorn_server
 from tjar_pipelines.simulator.app import Simulator
 from tjar_pipelines.simulator.config import (
     PAGINATION_SHAPES,
+    PAST_END,
     Faults,
     LiveMode,
     SimulatorConfig,
@@ -57,6 +58,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         choices=("newest", "oldest"),
         default="newest",
         help="sort of the order and product lists",
+    )
+    add(
+        "--past-end",
+        choices=PAST_END,
+        default="empty",
+        help="answer to a page past the end of a list: an empty list or an error",
     )
     add("--money-as-strings", action="store_true", help="all stores send '15.50', not 15.5")
     add("--latency-ms", type=float, default=0.0, metavar="MS", help="delay of every answer")
@@ -143,6 +150,7 @@ def config_from_args(args: argparse.Namespace) -> SimulatorConfig:
         pagination=args.pagination,
         max_per_page=args.max_per_page,
         list_order=args.list_order,
+        past_end=args.past_end,
         faults=Faults(
             latency_ms=args.latency_ms,
             error_rate=args.error_rate,

@@ -11,6 +11,8 @@ from tjar_pipelines.client.settings import check_timezone
 PaginationShape = Literal["data", "meta", "salla", "none"]
 PAGINATION_SHAPES: tuple[PaginationShape, ...] = ("data", "meta", "salla", "none")
 ListOrder = Literal["newest", "oldest"]
+PastEnd = Literal["empty", "404", "422"]
+PAST_END: tuple[PastEnd, ...] = ("empty", "404", "422")
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +116,8 @@ class SimulatorConfig:
         max_per_page: Larger ``per_page`` requests are silently clamped to this.
         default_per_page: Page size when the request gives none.
         list_order: ``newest`` first (the default of §15) or ``oldest`` first.
+        past_end: What a list answers for a page past its last (§15 does not know): an
+            ``empty`` list, or an error, ``404`` or ``422``.
         default_language: Language when the request sends no ``Accept-Language``.
         webhook_capacity: Webhooks a store accepts before answering 422.
         faults: Injected misbehaviour.
@@ -127,6 +131,7 @@ class SimulatorConfig:
     max_per_page: int = 100
     default_per_page: int = 20
     list_order: ListOrder = "newest"
+    past_end: PastEnd = "empty"
     default_language: str = "ar"
     webhook_capacity: int = 5
     faults: Faults = field(default_factory=Faults)
@@ -135,6 +140,8 @@ class SimulatorConfig:
     def __post_init__(self) -> None:
         if self.pagination not in PAGINATION_SHAPES:
             raise ValueError(f"pagination must be one of {PAGINATION_SHAPES}")
+        if self.past_end not in PAST_END:
+            raise ValueError(f"past_end must be one of {PAST_END}")
         slugs = [s.slug for s in self.stores]
         if len(set(slugs)) != len(slugs):
             raise ValueError("store slugs must be unique")
