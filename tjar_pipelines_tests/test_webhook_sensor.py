@@ -151,6 +151,17 @@ def test_a_backlog_older_than_the_retention_is_read_before_it_is_pruned(pipeline
     assert sorted(keys) == [f"{day}|acme" for day in days]
 
 
+def test_a_backlog_that_goes_to_the_dead_letters_stays_there_to_be_requeued(pipeline):
+    """Events older than the retention that a tick dead-letters are still listed after it."""
+    p = pipeline()
+    weeks_ago = time.time() - 30 * 86400
+    with WebhookQueue(p.settings().queue_path) as queue:
+        queue.append([NewEvent("acme", "d1", "shipment.created", "{}")], now=weeks_ago)
+    tick(p, None)
+    with WebhookQueue(p.settings().queue_path) as queue:
+        assert [row[2] for row in queue.dead_letters()] == ["d1"]
+
+
 def test_ten_thousand_events_in_one_tick(pipeline):
     p = pipeline()
     with WebhookQueue(p.settings().queue_path) as queue:

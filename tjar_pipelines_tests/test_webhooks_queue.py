@@ -82,13 +82,50 @@ def test_retention_and_dead_letters(tmp_path):
         queue.append([NewEvent("acme", "old", "x", "{}")], now=1_000.0)
         queue.append([NewEvent("acme", "new", "x", "{}")], now=1_000.0 + 8 * 86400)
         old = queue.read_after(0)[0]
-        queue.dead_letter([(old, "unknown event 'x'")])
-        queue.dead_letter([(old, "unknown event 'x'")])
+        queue.dead_letter([(old, "unknown event 'x'")], now=1_000.0)
+        queue.dead_letter([(old, "unknown event 'x'")], now=1_000.0)
         assert queue.dead_letters() == [(1, "acme", "old", "x", "unknown event 'x'")]
         assert queue.prune(7, now=1_000.0 + 8 * 86400) == 2
         assert [e.delivery_id for e in queue.read_after(0)] == [
             "new"
         ] and queue.dead_letters() == []
+
+
+def test_a_dead_letter_is_kept_the_retention_from_when_it_became_one(tmp_path):
+    """An event that waited in the queue longer than the retention (the sensor was off) and
+    then went to the dead letters stays there the whole retention, time to requeue it."""
+    day = 86400
+    with WebhookQueue(tmp_path / "q.sqlite3") as queue:
+        queue.append([NewEvent("acme", "d1", "x", "{}")], now=1_000.0)
+        queue.dead_letter([(queue.read_after(0)[0], "unknown event 'x'")], now=1_000.0 + 8 * day)
+        queue.prune(7, now=1_000.0 + 8 * day)
+        assert [row[2] for row in queue.dead_letters()] == ["d1"]
+        queue.prune(7, now=1_000.0 + 14 * day)
+        assert [row[2] for row in queue.dead_letters()] == ["d1"]
+        assert queue.prune(7, now=1_000.0 + 15.1 * day) == 1
+        assert queue.dead_letters() == []
+
+
+def test_a_queue_file_of_an_older_version_gets_the_dead_at_column(tmp_path):
+    """Its dead letters, which have no time of their own, go by when they arrived."""
+    import sqlite3
+
+    path = tmp_path / "q.sqlite3"
+    db = sqlite3.connect(path)
+    db.executescript(
+        """
+        CREATE TABLE dead_letters (seq INTEGER PRIMARY KEY, store TEXT NOT NULL,
+            delivery_id TEXT NOT NULL, event TEXT NOT NULL, received_at REAL NOT NULL,
+            reason TEXT NOT NULL, payload TEXT NOT NULL);
+        INSERT INTO dead_letters VALUES (1, 'acme', 'old', 'x', 1000.0, 'unknown event', '{}');
+        INSERT INTO dead_letters VALUES (2, 'acme', 'new', 'x', 900000.0, 'unknown event', '{}');
+        """
+    )
+    db.commit()
+    db.close()
+    with WebhookQueue(path) as queue, WebhookQueue(path) as again:
+        assert queue.prune(7, now=1_000.0 + 8 * 86400) == 1
+        assert [row[2] for row in again.dead_letters()] == ["new"]
 
 
 def test_pruning_keeps_old_events_no_reader_has_passed(tmp_path):

@@ -4,7 +4,8 @@ Several receiver processes append to it and the sensor reads from it at the same
 is committed (and the WAL synced to disk) before the receiver answers 2xx, so a delivery Tjar
 saw accepted survives a crash of the receiver. ``(store, delivery_id)`` is unique, so a
 re-delivered event is stored once. Events that cannot be mapped to a partition move to
-``dead_letters`` with the reason. Both tables are pruned after ``retention_days``.
+``dead_letters`` with the reason. Events are pruned ``retention_days`` after they arrived (once
+read), dead letters that long after they became dead letters.
 """
 
 from __future__ import annotations
@@ -34,7 +35,8 @@ CREATE TABLE IF NOT EXISTS dead_letters (
     event TEXT NOT NULL,
     received_at REAL NOT NULL,
     reason TEXT NOT NULL,
-    payload TEXT NOT NULL
+    payload TEXT NOT NULL,
+    dead_at REAL
 );
 CREATE INDEX IF NOT EXISTS events_received ON events (received_at);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -75,6 +77,7 @@ class WebhookQueue:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")  # 2xx means on disk, not just in the WAL
         self._db.executescript(SCHEMA)
+        self._add_dead_at()
         # The first process to open a new file names it; the others read that name.
         self._db.execute(
             "INSERT OR IGNORE INTO meta VALUES ('queue_id', ?)", (uuid.uuid4().hex[:12],)
@@ -82,6 +85,13 @@ class WebhookQueue:
         [(self.queue_id,)] = self._db.execute(
             "SELECT value FROM meta WHERE key = 'queue_id'"
         ).fetchall()
+
+    def _add_dead_at(self) -> None:
+        """Gives a queue file of an older version the ``dead_letters.dead_at`` column."""
+        with self._transaction():  # several processes may open the file at once
+            columns = {row[1] for row in self._db.execute("PRAGMA table_info(dead_letters)")}
+            if "dead_at" not in columns:
+                self._db.execute("ALTER TABLE dead_letters ADD COLUMN dead_at REAL")
 
     def close(self) -> None:
         self._db.close()
@@ -126,16 +136,25 @@ class WebhookQueue:
         ).fetchall()
         return [QueuedEvent(*row) for row in rows]
 
-    def dead_letter(self, entries: Iterable[tuple[QueuedEvent, str]]) -> None:
-        """Records events that could not be mapped to a partition, with the reason (idempotent)."""
+    def dead_letter(
+        self, entries: Iterable[tuple[QueuedEvent, str]], *, now: float | None = None
+    ) -> None:
+        """Records events that could not be mapped to a partition, with the reason (idempotent).
+
+        Each is kept ``retention_days`` from now (see :meth:`prune`), however long it waited in
+        the queue: time to requeue it.
+        """
+        dead_at = time.time() if now is None else now
         rows = [
-            (e.seq, e.store, e.delivery_id, e.event, e.received_at, reason, e.payload)
+            (e.seq, e.store, e.delivery_id, e.event, e.received_at, reason, e.payload, dead_at)
             for e, reason in entries
         ]
         if rows:
             with self._transaction():
                 self._db.executemany(
-                    "INSERT OR REPLACE INTO dead_letters VALUES (?, ?, ?, ?, ?, ?, ?)", rows
+                    "INSERT OR REPLACE INTO dead_letters (seq, store, delivery_id, event, "
+                    "received_at, reason, payload, dead_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    rows,
                 )
 
     def dead_letters(self, limit: int = 100) -> list[tuple[int, str, str, str, str]]:
@@ -187,7 +206,9 @@ class WebhookQueue:
     def prune(
         self, retention_days: float, *, read_up_to: int | None = None, now: float | None = None
     ) -> int:
-        """Deletes events and dead letters older than ``retention_days``; returns how many.
+        """Deletes what is over ``retention_days`` old; returns how many.
+
+        An event's age counts from its arrival, a dead letter's from when it became one.
 
         With ``read_up_to``, only events up to that ``seq`` (those a reader has passed) go,
         however old the others are.
@@ -199,7 +220,9 @@ class WebhookQueue:
                 (cutoff, read_up_to if read_up_to is not None else 2**63 - 1),
             ).rowcount
             gone += self._db.execute(
-                "DELETE FROM dead_letters WHERE received_at < ?", (cutoff,)
+                # dead_at is NULL in rows a queue file of an older version dead-lettered
+                "DELETE FROM dead_letters WHERE coalesce(dead_at, received_at) < ?",
+                (cutoff,),
             ).rowcount
         return gone
 
