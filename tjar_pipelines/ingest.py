@@ -164,12 +164,18 @@ def _sync_window(
     written = 0  # the orders in the slices, as the total check must see what was stored
     for day in _days(first, last):
         orders_rows, items_rows = spool.day(day)
-        orders_rows = _previewed(orders_rows, report)
-        for table, rows in (("orders", orders_rows), ("order_items", items_rows)):
-            count = [0]
-            lake.write_slice(table, _counted(rows, count), client.store, day)
+        counts = {"orders": [0], "order_items": [0]}
+        lake.write_slices(
+            {
+                "orders": _counted(_previewed(orders_rows, report), counts["orders"]),
+                "order_items": _counted(items_rows, counts["order_items"]),
+            },
+            client.store,
+            day,
+        )
+        for table, count in counts.items():
             report.rows[table] = report.rows.get(table, 0) + count[0]
-            written += count[0] if table == "orders" else 0
+        written += counts["orders"][0]
     if spool.parsed_in_python:
         log.info(
             "store %s: %d orders of %s..%s had values of unusual shape; the Python records "

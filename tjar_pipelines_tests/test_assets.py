@@ -11,6 +11,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import dagster as dg
+import pytest
 
 from tjar_pipelines.simulator import Faults
 from tjar_pipelines.simulator.store import FIRST_ORDER_ID
@@ -368,6 +369,48 @@ def test_a_window_of_many_batches_goes_through_the_spool_and_writes_every_order(
     assert not list(lake.spool_dir("acme").iterdir())
 
 
+def test_a_day_whose_items_fail_to_write_keeps_its_orders_and_items_as_they_were(
+    pipeline, monkeypatch
+):
+    """Writing a day's lines fails (a full disk, say): the run fails, and that day's orders
+    slice keeps what it held, as its lines do, instead of orders without their lines."""
+    from tjar_pipelines.ingest import sync_order_days
+    from tjar_pipelines.lake import files
+    from tjar_pipelines.lake.files import Lake
+    from tjar_pipelines.lake.tables import ORDER_ITEMS, ORDERS
+    from tjar_pipelines.lake.warehouse import Warehouse
+    from tjar_pipelines_tests.conftest import sim_client
+
+    p = pipeline()
+    lake = Lake(p.data_dir)
+    Warehouse(lake).ensure_views()
+    days = [LAST - dt.timedelta(days=n) for n in range(4, -1, -1)]
+    failing = days[2]
+    lake.write_slices(
+        {"orders": ORDERS.empty_table(), "order_items": ORDER_ITEMS.empty_table()},
+        "acme",
+        failing,
+    )
+    write = files.Lake._write_temporary
+
+    def full_disk(path, schema, pieces):
+        if path == lake.slice_path("order_items", "acme", failing):
+            raise OSError("No space left on device")
+        return write(path, schema, pieces)
+
+    monkeypatch.setattr(files.Lake, "_write_temporary", staticmethod(full_disk))
+    with sim_client(p.server) as client, pytest.raises(OSError, match="No space"):
+        sync_order_days(client, lake, days)
+    assert p.query(f"SELECT count(*) FROM orders WHERE order_date = '{failing}'") == [(0,)]
+    [(mismatched,)] = p.query(
+        "SELECT count(*) FROM orders o WHERE o.item_count <> "
+        "(SELECT count(*) FROM order_items i WHERE i.store = o.store "
+        "AND i.order_identifier = o.identifier)"
+    )
+    assert mismatched == 0
+    assert p.query("SELECT count(*) FROM orders")[0][0] > 0  # the days before were written
+
+
 def test_a_sync_that_reads_a_store_later_also_writes_it_later(pipeline, monkeypatch):
     """A nightly sync has read a month and not yet written it; a merchant cancels an order of
     it, and the webhook's sync of that day starts. That one waits for the nightly sync, so the
@@ -393,15 +436,15 @@ def test_a_sync_that_reads_a_store_later_also_writes_it_later(pipeline, monkeypa
     lake = Lake(p.data_dir)
     Warehouse(lake).ensure_views()
     nightly_has_read, go_on = threading.Event(), threading.Event()
-    write_slice = Lake.write_slice
+    write_slices = Lake.write_slices
 
-    def paused_write(self, table, data, slug, when=None):
-        if table == "orders" and when == day and not nightly_has_read.is_set():
+    def paused_write(self, data, slug, when=None):
+        if "orders" in data and when == day and not nightly_has_read.is_set():
             nightly_has_read.set()
             assert go_on.wait(60)
-        return write_slice(self, table, data, slug, when)
+        return write_slices(self, data, slug, when)
 
-    monkeypatch.setattr(Lake, "write_slice", paused_write)
+    monkeypatch.setattr(Lake, "write_slices", paused_write)
     monkeypatch.setattr(ingest, "_waiting", lambda store, what: go_on.set())
     month = [FIRST + dt.timedelta(days=n) for n in range(26)]
 

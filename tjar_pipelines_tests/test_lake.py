@@ -35,6 +35,50 @@ def test_a_slice_is_replaced_whole(tmp_path):
     assert [p.name for p in path.parent.iterdir()] == ["part.parquet"]
 
 
+def test_slices_written_together_are_left_as_they_were_when_one_fails(tmp_path):
+    """An orders slice is never newer than its order_items: until both are written whole,
+    neither replaces its slice, and no temporary file stays."""
+    from tjar_pipelines.lake.tables import ORDER_ITEMS
+
+    lake = Lake(tmp_path)
+    paths = lake.write_slices(
+        {"orders": rows("1"), "order_items": ORDER_ITEMS.empty_table()}, "acme", DAY
+    )
+
+    def failing_items():
+        yield ORDER_ITEMS.empty_table()
+        raise OSError("No space left on device")
+
+    with pytest.raises(OSError, match="No space"):
+        lake.write_slices({"orders": rows("2"), "order_items": failing_items()}, "acme", DAY)
+    assert pq.read_table(paths["orders"]).column("identifier").to_pylist() == ["1"]
+    for path in paths.values():
+        assert [p.name for p in path.parent.iterdir()] == ["part.parquet"]
+
+
+def test_a_slice_its_rename_and_a_new_day_folder_are_synced_to_disk(tmp_path, monkeypatch):
+    """A reported materialization must outlive a power cut: the file, the rename (its folder)
+    and the new folders of a first slice of a day (their parents) are synced."""
+    import os
+
+    from tjar_pipelines.lake import files
+
+    synced: list[str] = []
+    fsync = os.fsync
+
+    def recording(fd: int) -> None:
+        synced.append(os.readlink(f"/proc/self/fd/{fd}"))
+        fsync(fd)
+
+    lake = Lake(tmp_path)
+    lake.write_slice("orders", rows("1"), "acme", DAY)  # the store's folder exists
+    monkeypatch.setattr(files.os, "fsync", recording)
+    path = lake.write_slice("orders", rows("2"), "acme", DAY + dt.timedelta(days=1))
+    day_folder, store_folder = path.parent, path.parent.parent
+    assert str(day_folder) in synced and str(store_folder) in synced
+    assert any(s.startswith(str(day_folder / ".part.parquet.")) for s in synced)
+
+
 def test_slices_are_cast_to_the_table_schema(tmp_path):
     lake = Lake(tmp_path)
     loose = pa.table(

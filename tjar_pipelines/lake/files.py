@@ -23,7 +23,7 @@ import os
 import shutil
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import IO
 
@@ -99,9 +99,35 @@ class Lake:
         ``data`` is a table or pieces of one, written as they come, so a slice of any size
         takes the memory of a piece; no rows at all make an empty slice.
         """
-        path = self.slice_path(table, store, day)
-        self._replace(path, SCHEMAS[table], [data] if isinstance(data, pa.Table) else data)
-        return path
+        return self.write_slices({table: data}, store, day)[table]
+
+    def write_slices(
+        self,
+        data: Mapping[str, pa.Table | Iterable[pa.Table]],
+        store: str,
+        day: dt.date | None = None,
+    ) -> dict[str, Path]:
+        """Replaces the slices of several tables of one store (and day) together.
+
+        Each is written in full to a temporary file first (as :meth:`write_slice`); only then
+        do they replace the slices, one rename after the other, so a failure while writing
+        (a bad row, a full disk) leaves every one of them as it was: an ``orders`` slice is
+        never newer than its ``order_items``. Only a crash between the renames, microseconds
+        apart, could part them, until the day is synced again.
+        """
+        written: dict[str, Path] = {}
+        temporaries: list[tuple[Path, Path]] = []
+        try:
+            for table, rows in data.items():
+                path = written[table] = self.slice_path(table, store, day)
+                pieces = [rows] if isinstance(rows, pa.Table) else rows
+                temporaries.append((self._write_temporary(path, SCHEMAS[table], pieces), path))
+            for temporary, path in temporaries:
+                _put(temporary, path)
+        finally:
+            for temporary, _ in temporaries:
+                temporary.unlink(missing_ok=True)
+        return written
 
     @contextlib.contextmanager
     def syncing(
@@ -174,7 +200,19 @@ class Lake:
         return gone
 
     def _replace(self, path: Path, schema: pa.Schema, pieces: Iterable[pa.Table]) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = self._write_temporary(path, schema, pieces)
+        try:
+            _put(temporary, path)
+        finally:
+            temporary.unlink(missing_ok=True)
+
+    @staticmethod
+    def _write_temporary(path: Path, schema: pa.Schema, pieces: Iterable[pa.Table]) -> Path:
+        """Writes ``pieces`` to a hidden file beside ``path`` and syncs it to disk.
+
+        The views' glob skips the file, and :meth:`sweep` removes it if a killed run left it.
+        """
+        made = _make_folders(path.parent)
         temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
         try:
             with pq.ParquetWriter(temporary, schema, compression="zstd") as writer:
@@ -187,9 +225,43 @@ class Lake:
                     writer.write_table(arrays.empty(schema))
             with open(temporary, "rb") as handle:
                 os.fsync(handle.fileno())
-            os.replace(temporary, path)
-        finally:
+            for folder in made:  # a new day's folder must outlive a power cut, too
+                _sync_folder(folder.parent)
+        except BaseException:
             temporary.unlink(missing_ok=True)
+            raise
+        return temporary
+
+
+def _make_folders(folder: Path) -> list[Path]:
+    """Creates ``folder`` and its missing parents; returns the ones it created, top first."""
+    missing: list[Path] = []
+    while not folder.exists():
+        missing.append(folder)
+        folder = folder.parent
+    for new in reversed(missing):
+        new.mkdir(exist_ok=True)
+    return missing[::-1]
+
+
+def _put(temporary: Path, path: Path) -> None:
+    """Renames a synced temporary file over ``path``, and syncs the rename to disk."""
+    os.replace(temporary, path)
+    _sync_folder(path.parent)
+
+
+def _sync_folder(folder: Path) -> None:
+    """Syncs a folder's entries (a rename, a new file) to disk, where the system allows it."""
+    try:
+        handle = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError:  # a system or file system that cannot open folders
+        return
+    try:
+        os.fsync(handle)
+    except OSError:
+        pass
+    finally:
+        os.close(handle)
 
 
 LOCK = ".lock"
