@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx
 import yaml
 
 from tjar_pipelines.client import Secret, StoreConnection, default_base_url
@@ -37,6 +38,7 @@ KEYS = frozenset(
         "webhook_signature_header",
         "webhook_signature_prefix",
         "webhook_signature_encoding",
+        "allow_http",
         "client",
     }
 )
@@ -218,11 +220,13 @@ def _parse_entry(entry: object, where: str) -> Store:
                 "(like TJAR_ACME_API_KEY), not the secret itself; put the secret in that variable"
             )
     domain = str(entry["domain"]).strip()
-    if "/" in domain or " " in domain:
+    if any(char in domain for char in "/?#@ ") or not _host_of(f"https://{domain}"):
         raise RegistryError(f"{where}: 'domain' must be a bare host like acme.tjar.sa")
     base_url = entry.get("base_url") or default_base_url(domain)
-    if not isinstance(base_url, str) or not base_url.startswith(("https://", "http://")):
-        raise RegistryError(f"{where}: 'base_url' must be an http(s) URL")
+    allow_http = entry.get("allow_http", False)
+    if not isinstance(allow_http, bool):
+        raise RegistryError(f"{where}: 'allow_http' must be true or false")
+    _check_base_url(base_url, allow_http, where)
     timezone = entry.get("timezone", "Asia/Riyadh")
     try:
         check_timezone(str(timezone), slug)
@@ -234,10 +238,20 @@ def _parse_entry(entry: object, where: str) -> Store:
     start = entry.get("start_date")
     start_date = DEFAULT_START_DATE if start is None else _date(start, where)
     defaults = SignatureScheme()
+    header = entry.get("webhook_signature_header", defaults.header)
+    if not isinstance(header, str) or not header.strip():
+        raise RegistryError(
+            f"{where}: 'webhook_signature_header' must name the header Tjar signs with"
+        )
+    prefix = entry.get("webhook_signature_prefix", defaults.prefix)
+    if prefix is None:  # written empty in YAML: no prefix, not the text "None"
+        prefix = ""
+    if not isinstance(prefix, str):
+        raise RegistryError(f"{where}: 'webhook_signature_prefix' must be text (or empty)")
     try:
         signature = SignatureScheme(
-            header=str(entry.get("webhook_signature_header", defaults.header)),
-            prefix=str(entry.get("webhook_signature_prefix", defaults.prefix)),
+            header=header.strip(),
+            prefix=prefix,
             encoding=entry.get("webhook_signature_encoding", defaults.encoding),
         )
     except ValueError as exc:
@@ -254,6 +268,40 @@ def _parse_entry(entry: object, where: str) -> Store:
         signature=signature,
         client=_client(entry.get("client", {}), where),
     )
+
+
+LOOPBACK = re.compile(r"^(localhost|127(\.\d{1,3}){3}|::1)$")
+
+
+def _host_of(url: str) -> str:
+    """The host of ``url``, or "" if it has none or is not a URL."""
+    try:
+        return httpx.URL(url).host
+    except (httpx.InvalidURL, ValueError, TypeError):
+        return ""
+
+
+def _check_base_url(base_url: object, allow_http: bool, where: str) -> None:
+    """Refuses a base URL the store's key must not go to.
+
+    That is one without a host, or with credentials, a query or a fragment in it, or plain
+    http to another machine (the key would cross the network unencrypted).
+    """
+    problem = "'base_url' must be an http(s) URL like https://acme.tjar.sa/api/core/v1"
+    if not isinstance(base_url, str) or not base_url.startswith(("https://", "http://")):
+        raise RegistryError(f"{where}: {problem}")
+    try:
+        url = httpx.URL(base_url)
+    except (httpx.InvalidURL, ValueError) as exc:
+        raise RegistryError(f"{where}: {problem} ({exc})") from None
+    if not url.host or url.userinfo or url.query or url.fragment or "#" in base_url:
+        raise RegistryError(f"{where}: {problem}, without credentials, a query or a fragment")
+    if url.scheme == "http" and not allow_http and not LOOPBACK.match(url.host):
+        raise RegistryError(
+            f"{where}: 'base_url' is plain http to {url.host}, which would send the store's "
+            "API key unencrypted; use https://, or add 'allow_http: true' to the entry for a "
+            "simulator on another machine (never for a real store)"
+        )
 
 
 def _client(value: object, where: str) -> tuple[tuple[str, Any], ...]:

@@ -194,3 +194,57 @@ def test_settings_from_the_environment(monkeypatch):
         with pytest.raises(ValueError, match=name):
             Settings.from_env()
         monkeypatch.delenv(name)
+
+
+@pytest.mark.parametrize(
+    "base_url",
+    [
+        "http://acme.tjar.sa/api/core/v1",  # the key in clear text over the network
+        "https://user:pw@acme.tjar.sa/api/core/v1",
+        "https://acme.tjar.sa/api/core/v1?x=1",
+        "https://acme.tjar.sa/api/core/v1#x",
+        "https://",
+        "https://acme.tjar.sa:44x/api/core/v1",
+    ],
+)
+def test_a_base_url_the_key_must_not_go_to_is_refused(base_url):
+    with pytest.raises(RegistryError, match=r"stores\[0\] \(slug acme\): 'base_url'"):
+        parse({**GOOD, "base_url": base_url})
+
+
+def test_plain_http_goes_to_this_machine_or_where_the_entry_allows_it():
+    for url in ("http://127.0.0.1:8000/s/acme/api/core/v1", "http://localhost:8000/api/core/v1"):
+        assert parse({**GOOD, "base_url": url}).stores[0].base_url == url
+    other = "http://simulator:8000/s/acme/api/core/v1"
+    with pytest.raises(RegistryError, match="allow_http: true"):
+        parse({**GOOD, "base_url": other})
+    assert parse({**GOOD, "base_url": other, "allow_http": True}).stores[0].base_url == other
+    with pytest.raises(RegistryError, match="'allow_http' must be true or false"):
+        parse({**GOOD, "allow_http": "yes"})
+
+
+@pytest.mark.parametrize("domain", ["acme.tjar.sa:44x", "acme.tjar.sa?x=1", "u@acme.tjar.sa", ""])
+def test_a_domain_that_is_not_a_bare_host_is_refused(domain):
+    with pytest.raises(RegistryError, match="'domain'"):
+        parse({**GOOD, "domain": domain})
+
+
+def test_a_signature_prefix_left_empty_in_yaml_is_no_prefix():
+    """`webhook_signature_prefix:` with nothing after it is YAML's null: no prefix, not the
+    text "None" (which no delivery would ever match)."""
+    import yaml
+
+    entry = yaml.safe_load("webhook_signature_prefix:\n")
+    [store] = parse({**GOOD, **entry}).stores
+    assert store.signature.prefix == ""
+    for bad in ({"webhook_signature_header": ""}, {"webhook_signature_header": None}):
+        with pytest.raises(RegistryError, match="'webhook_signature_header'"):
+            parse({**GOOD, **bad})
+    with pytest.raises(RegistryError, match="'webhook_signature_prefix'"):
+        parse({**GOOD, "webhook_signature_prefix": 5})
+
+
+@pytest.mark.parametrize("name", ["max_retry_after", "read_timeout", "backoff_cap"])
+def test_an_endless_client_setting_is_refused(name):
+    with pytest.raises(RegistryError, match=f"{name} must be a finite number"):
+        parse({**GOOD, "client": {name: float("inf")}})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from typing import Literal
@@ -122,8 +123,8 @@ class ClientSettings:
     extra_headers: tuple[tuple[str, str], ...] = field(default=())
 
     def __post_init__(self) -> None:
-        if self.requests_per_second <= 0 or self.burst < 1:
-            raise ValueError("requests_per_second must be > 0 and burst >= 1")
+        if not 0 < self.requests_per_second < math.inf or self.burst < 1:
+            raise ValueError("requests_per_second must be > 0 (and finite) and burst >= 1")
         if self.on_total_mismatch not in ("error", "warn"):
             raise ValueError("on_total_mismatch must be 'error' or 'warn'")
         positive = ("connect_timeout", "read_timeout", "rate_limit_window")
@@ -132,6 +133,9 @@ class ClientSettings:
             "backoff_base", "backoff_cap", "max_retry_after", "live_window_days",
             "max_consistency_rounds",
         )  # fmt: skip
+        for name in (*positive, *not_negative):
+            if getattr(self, name) == math.inf:  # "wait for ever" hangs a run: say a number
+                raise ValueError(f"{name} must be a finite number")
         for name in positive:
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be more than 0")
