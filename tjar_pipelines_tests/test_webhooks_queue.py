@@ -37,11 +37,7 @@ REGISTRY = parse_registry(
 def event(
     seq: int, store: str, name: str, created_at: str | None = "2026-05-09 23:59:59"
 ) -> QueuedEvent:
-    data = (
-        {"identifier": seq} if created_at is None else {"identifier": seq, "created_at": created_at}
-    )
-    payload = json.dumps({"id": f"d{seq}", "event": name, "data": data})
-    return QueuedEvent(seq, store, f"d{seq}", name, 0.0, payload)
+    return QueuedEvent(seq, store, f"d{seq}", name, 0.0, created_at)
 
 
 def test_signatures():
@@ -75,6 +71,39 @@ def test_append_dedupes_and_reads_in_order(tmp_path):
         seqs = [e.seq for e in events]
         assert seqs == sorted(seqs)  # increasing; an ignored duplicate may leave a gap
         assert [e.delivery_id for e in queue.read_after(seqs[1])] == ["1"]
+
+
+def test_a_tick_reads_each_event_s_created_at_not_its_payload(tmp_path):
+    """Whatever JSON Python takes (a NaN, a lone surrogate escape, created_at of another
+    type or nowhere), the field is read as Python reads it, and the payload stays on disk
+    until it goes to the dead letters whole."""
+    payloads = {
+        "plain": {"data": {"created_at": "2026-05-09 23:59:59", "note": "x" * 100_000}},
+        "number": {"data": {"created_at": 5}},
+        "none": {"data": {"identifier": 1}},
+        "list": {"data": [1]},
+    }
+    odd = {
+        "nan": '{"data": {"created_at": "2026-05-09 10:00:00", "total": NaN}}',
+        "surrogate": '{"data": {"created_at": "2026-05-09 \\ud800"}}',
+    }
+    texts = {name: json.dumps(p) for name, p in payloads.items()} | odd
+    with WebhookQueue(tmp_path / "q.sqlite3") as queue:
+        queue.append([NewEvent("acme", name, "order.created", t) for name, t in texts.items()])
+        read = {e.delivery_id: e for e in queue.read_after(0)}
+        surrogate = read.pop("surrogate").created_at or ""
+        assert surrogate.startswith("2026-05-09 ") and "\ufffd" in surrogate  # unreadable
+        assert {name: e.created_at for name, e in read.items()} == {
+            "plain": "2026-05-09 23:59:59",
+            "number": None,
+            "none": None,
+            "list": None,
+            "nan": "2026-05-09 10:00:00",
+        }
+        assert not hasattr(read["plain"], "payload")
+        queue.dead_letter([(read["plain"], "a reason")])
+        [(payload,)] = queue._db.execute("SELECT payload FROM dead_letters").fetchall()
+        assert payload == texts["plain"]
 
 
 def test_retention_and_dead_letters(tmp_path):

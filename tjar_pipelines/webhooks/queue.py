@@ -11,6 +11,7 @@ read), dead letters that long after they became dead letters.
 from __future__ import annotations
 
 import contextlib
+import json
 import sqlite3
 import time
 import uuid
@@ -45,14 +46,18 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 
 @dataclass(frozen=True, slots=True)
 class QueuedEvent:
-    """One stored delivery."""
+    """One stored delivery, as the sensor routes it: without its payload, which stays on disk.
+
+    Attributes:
+        created_at: The payload's ``data.created_at`` if it is a string, else ``None``.
+    """
 
     seq: int
     store: str
     delivery_id: str
     event: str
     received_at: float
-    payload: str
+    created_at: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,13 +133,36 @@ class WebhookQueue:
         self._db.execute("COMMIT")
 
     def read_after(self, seq: int, limit: int = 50_000) -> list[QueuedEvent]:
-        """Events stored after ``seq``, oldest first."""
-        rows = self._db.execute(
-            "SELECT seq, store, delivery_id, event, received_at, payload FROM events "
-            "WHERE seq > ? ORDER BY seq LIMIT ?",
-            (seq, limit),
-        ).fetchall()
-        return [QueuedEvent(*row) for row in rows]
+        """Events stored after ``seq``, oldest first.
+
+        A tick's memory is its events' few fields, not their payloads (up to 1 MiB each):
+        SQLite reads ``data.created_at`` out of each. A payload only Python reads as JSON
+        (a ``NaN`` in it) is handed over whole, for Python to read the field.
+        """
+        self._db.text_factory = bytes  # decoded below: a lone surrogate escape must not fail
+        try:
+            rows = self._db.execute(
+                "SELECT seq, store, delivery_id, event, received_at, "
+                "CASE WHEN json_valid(payload) THEN "
+                "CASE json_type(payload, '$.data.created_at') "
+                "WHEN 'text' THEN json_extract(payload, '$.data.created_at') END END, "
+                "CASE WHEN json_valid(payload) THEN NULL ELSE payload END "
+                "FROM events WHERE seq > ? ORDER BY seq LIMIT ?",
+                (seq, limit),
+            ).fetchall()
+        finally:
+            self._db.text_factory = str
+        return [
+            QueuedEvent(
+                number,
+                store.decode(),
+                delivery_id.decode(),
+                event.decode(),
+                received_at,
+                _text(created_at) if odd is None else _created_at(odd.decode()),
+            )
+            for number, store, delivery_id, event, received_at, created_at, odd in rows
+        ]
 
     def dead_letter(
         self, entries: Iterable[tuple[QueuedEvent, str]], *, now: float | None = None
@@ -145,15 +173,13 @@ class WebhookQueue:
         the queue: time to requeue it.
         """
         dead_at = time.time() if now is None else now
-        rows = [
-            (e.seq, e.store, e.delivery_id, e.event, e.received_at, reason, e.payload, dead_at)
-            for e, reason in entries
-        ]
+        rows = [(reason, dead_at, e.seq) for e, reason in entries]
         if rows:
             with self._transaction():
                 self._db.executemany(
                     "INSERT OR REPLACE INTO dead_letters (seq, store, delivery_id, event, "
-                    "received_at, reason, payload, dead_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    "received_at, reason, payload, dead_at) SELECT seq, store, delivery_id, "
+                    "event, received_at, ?, payload, ? FROM events WHERE seq = ?",
                     rows,
                 )
 
@@ -232,3 +258,18 @@ class WebhookQueue:
 
     def delivery_ids(self) -> set[tuple[str, str]]:
         return set(self._db.execute("SELECT store, delivery_id FROM events").fetchall())
+
+
+def _text(value: bytes | None) -> str | None:
+    """SQLite's text as a string; a lone surrogate (from a JSON escape) as U+FFFD."""
+    return None if value is None else value.decode("utf-8", errors="replace")
+
+
+def _created_at(payload: str) -> str | None:
+    """``data.created_at`` of a payload SQLite does not read as JSON, if it is a string."""
+    try:
+        data = json.loads(payload).get("data")
+        value = data.get("created_at") if isinstance(data, dict) else None
+    except (ValueError, AttributeError, RecursionError):
+        return None
+    return value if isinstance(value, str) else None

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -69,9 +68,8 @@ def route(
             target = Target("products", store.slug)
         elif event.event in ORDER_EVENTS:
             try:
-                data = json.loads(event.payload)["data"]
-                day = local_date(timestamp(data.get("created_at"), store.timezone), store.timezone)
-            except (ValueError, KeyError, TypeError, AttributeError, RecursionError, OverflowError):
+                day = local_date(timestamp(event.created_at, store.timezone), store.timezone)
+            except (ValueError, OverflowError):
                 day = None
             if day is None:
                 routing.dead.append((event, "order event without a readable data.created_at"))
