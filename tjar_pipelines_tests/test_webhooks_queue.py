@@ -218,20 +218,22 @@ def test_routing_maps_and_coalesces():
         event(8, "acme", "order.updated", None),
         event(9, "gone", "order.created"),
         event(10, "acme", "order.created", "2025-12-31 10:00:00"),
+        event(11, "acme", "order.payment_status.updated"),  # undocumented: still an order's
+        event(12, "acme", "product.stock.updated"),
     ]
     routing = route(events, REGISTRY)
     targets = {t: (x.first_seq, x.last_seq, x.events) for t, x in routing.targets.items()}
     assert targets == {
-        Target("orders", "acme", dt.date(2026, 5, 9)): (1, 2, 2),
+        Target("orders", "acme", dt.date(2026, 5, 9)): (1, 11, 3),
         Target("orders", "ny", dt.date(2026, 5, 9)): (3, 3, 1),
-        Target("products", "acme"): (4, 5, 2),
+        Target("products", "acme"): (4, 12, 3),
         Target("orders", "acme", dt.date(2026, 5, 10)): (6, 6, 1),
     }
     reasons = {e.seq: reason for e, reason in routing.dead}
     assert set(reasons) == {7, 8, 9, 10}
     assert "unknown event" in reasons[7] and "created_at" in reasons[8]
     assert "not in the registry" in reasons[9] and "before start_date" in reasons[10]
-    assert routing.last_seq == 10
+    assert routing.last_seq == 12
 
 
 def test_routing_dead_letters_impossible_days():

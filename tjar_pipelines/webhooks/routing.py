@@ -6,13 +6,14 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from tjar_pipelines.client import WEBHOOK_EVENTS
 from tjar_pipelines.client.records import local_date, timestamp
 from tjar_pipelines.stores import Registry
 from tjar_pipelines.webhooks.queue import QueuedEvent
 
-ORDER_EVENTS = frozenset(e for e in WEBHOOK_EVENTS if e.startswith("order."))
-PRODUCT_EVENTS = frozenset(e for e in WEBHOOK_EVENTS if e.startswith("product."))
+# Every event of an order or a product touches its partition: the ones Tjar documents
+# (client.WEBHOOK_EVENTS) and any it adds (an order.payment_status.updated, say).
+ORDER_EVENT_PREFIX = "order."
+PRODUCT_EVENT_PREFIX = "product."
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,9 +65,9 @@ def route(
         if store is None:
             routing.dead.append((event, f"store {event.store!r} {UNKNOWN_STORE}"))
             continue
-        if event.event in PRODUCT_EVENTS:
+        if event.event.startswith(PRODUCT_EVENT_PREFIX):
             target = Target("products", store.slug)
-        elif event.event in ORDER_EVENTS:
+        elif event.event.startswith(ORDER_EVENT_PREFIX):
             try:
                 day = local_date(timestamp(event.created_at, store.timezone), store.timezone)
             except (ValueError, OverflowError):
