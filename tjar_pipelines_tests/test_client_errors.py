@@ -98,6 +98,72 @@ def test_429_with_http_date_retry_after():
     assert len(handler.calls) == 2
 
 
+@pytest.fixture
+def riyadh_local_time(monkeypatch):
+    """The machine's own zone is Asia/Riyadh (UTC+3) for the test."""
+    import time
+
+    monkeypatch.setenv("TZ", "Asia/Riyadh")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+def test_an_http_date_retry_after_in_utc_is_read_as_utc_whatever_the_machine_s_zone(
+    riyadh_local_time,
+):
+    """`-0000` marks a date in UTC with no zone named; it was read in the machine's zone, so
+    on a Riyadh machine a date two minutes ahead was three hours past: no wait at all."""
+    import email.utils
+    import time
+
+    from tjar_pipelines.client.retrying import _retry_after
+
+    ahead = email.utils.formatdate(time.time() + 120)
+    assert ahead.endswith("-0000")
+    assert _retry_after(ahead) == pytest.approx(120, abs=5)
+
+
+def test_a_503_that_says_when_the_store_is_back_waits_that_long():
+    clock = FakeClock()
+    handler = Scripted(httpx.Response(503, headers={"Retry-After": "40"}), ok())
+    with mock_client(handler, clock=clock) as client:
+        assert client.get_order(7).identifier == "7"
+    assert sum(clock.sleeps) == pytest.approx(40.0, abs=0.01)
+    longer = Scripted(httpx.Response(503, headers={"Retry-After": "3600"}), ok())
+    with mock_client(longer) as client, pytest.raises(TjarServerError, match="max_retry_after"):
+        client.get_order(7)
+    assert len(longer.calls) == 1
+
+
+def test_an_untrusted_certificate_fails_at_once_saying_so_without_the_key():
+    failing = Scripted(
+        httpx.ConnectError(
+            f"[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed (sent {API_KEY})"
+        )
+    )
+    with mock_client(failing) as client, pytest.raises(TjarTransportError) as err:
+        client.get_order(7)
+    assert len(failing.calls) == 1
+    message = str(err.value)
+    assert "CERTIFICATE_VERIFY_FAILED" in message and "not trusted" in message
+    assert API_KEY not in message and "***" in message
+    refused = Scripted(httpx.ConnectError("[Errno 111] Connection refused"), ok())
+    with mock_client(refused) as client:
+        assert client.get_order(7).identifier == "7"  # retried, as before
+
+
+def test_a_body_nested_too_deep_is_a_broken_body_not_a_crash():
+    from tjar_pipelines.client.retrying import decode_object
+
+    with pytest.raises(ValueError, match="nested too deep"):
+        decode_object(b"[" * 200_000)
+    handler = Scripted(httpx.Response(200, content=b'{"data":' + b"[" * 200_000))
+    with mock_client(handler) as client, pytest.raises(TjarResponseError):
+        client.get_order(7)
+
+
 def test_429_without_retry_after_backs_off_exponentially_with_jitter():
     clock = FakeClock()
     settings = ClientSettings(max_attempts=5, backoff_base=1.0, backoff_cap=3.0, burst=100)
@@ -470,3 +536,13 @@ def test_a_redirect_past_a_page_is_not_taken_for_the_end():
 
     with mock_client(handler) as client, pytest.raises(TjarClientRequestError, match="302"):
         list(client.iter_orders(ANY_DAY, ANY_DAY))
+
+
+def test_a_200_that_reports_an_error_says_what_the_store_said():
+    said = {"status": "error", "message": f"Invalid token {API_KEY}"}
+    with mock_client(Scripted(ok(said))) as client, pytest.raises(TjarResponseError) as err:
+        list(client.iter_orders(ANY_DAY, ANY_DAY))
+    assert "store says: Invalid token ***" in str(err.value) and API_KEY not in str(err.value)
+    with mock_client(Scripted(ok(said))) as client, pytest.raises(TjarResponseError) as err:
+        client.get_order(7)
+    assert "store says: Invalid token ***" in str(err.value)

@@ -499,7 +499,7 @@ class TjarClient:
             try:
                 page = parse_page(body, list_key)
             except PageShapeError as exc:
-                raise self._bad_body(path, query, str(exc)) from exc
+                raise self._bad_body(path, query, f"{exc}{self._store_says(body)}") from exc
             totals.pages += 1
             if (
                 settings.prefetch
@@ -618,8 +618,22 @@ class TjarClient:
     def _data_object(self, body: Mapping[str, Any], method: str, path: str) -> Mapping[str, Any]:
         data = body.get("data")
         if not isinstance(data, Mapping):
-            raise self._changed_shape("the answer has no data object", method, path)
+            raise self._changed_shape(
+                "the answer has no data object" + self._store_says(body), method, path
+            )
         return data
+
+    def _store_says(self, body: Mapping[str, Any]) -> str:
+        """What a 2xx answer that reports an error says, its key masked; else nothing.
+
+        Some stores answer 200 with ``{"status": "error", "message": ...}``.
+        """
+        message = body.get("message")
+        if body.get("status") != "error" or not isinstance(message, str) or not message.strip():
+            return ""
+        key = self.connection.api_key.reveal()
+        shown = message.strip().replace(key, "***") if len(key) >= 4 else message.strip()
+        return f" (store says: {shown[:200]})"
 
     def _changed_shape(self, problem: str, method: str, path: str) -> TjarResponseError:
         return TjarResponseError(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import email.utils
 import json
 import logging
@@ -112,18 +113,24 @@ class Requester:
                 response, content = self._send(method, path, params, json_body)
             except httpx.RequestError as exc:  # transport errors, and bodies that fail to decode
                 self._bucket.unanswered()
+                detail = self._masked(str(exc))[:200]
+                untrusted = "CERTIFICATE_VERIFY_FAILED" in detail
                 failure = self._error(
                     TjarTransportError,
-                    f"{type(exc).__name__} talking to the store",
-                    "Check that the store's domain or base_url is right and reachable; "
+                    f"{type(exc).__name__} talking to the store"
+                    + (f" ({detail})" if detail else ""),
+                    "The store's certificate is not trusted: check that its domain or base_url "
+                    "is the store's own, and the machine's CA certificates."
+                    if untrusted
+                    else "Check that the store's domain or base_url is right and reachable; "
                     "the request was retried with backoff.",
                     method,
                     shown,
                     attempt=attempt,
                 )
                 never_sent = isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout)
-                if method not in _IDEMPOTENT and not never_sent:
-                    raise failure from exc
+                if untrusted or (method not in _IDEMPOTENT and not never_sent):
+                    raise failure from exc  # a certificate does not get trusted by retrying
                 delay = self.backoff(attempt)
             except BaseException:
                 # Any other failure (a prefetch whose client was closed under it, an interrupt)
@@ -194,7 +201,25 @@ class Requester:
                     )
                     if method not in _IDEMPOTENT:
                         raise failure
-                    delay = self.backoff(attempt)
+                    # A 503 may say when the store is back (maintenance, overload).
+                    retry_after = _retry_after(response.headers.get("retry-after"))
+                    if status == 503 and retry_after is not None:
+                        if retry_after > settings.max_retry_after:
+                            raise self._error(
+                                TjarServerError,
+                                f"503 with Retry-After {retry_after:.0f}s, longer than "
+                                f"max_retry_after ({settings.max_retry_after:.0f}s)",
+                                "The store is unavailable for a while; run again later.",
+                                method,
+                                shown,
+                                status=status,
+                                attempt=attempt,
+                            )
+                        delay = retry_after
+                        self._bucket.pause(delay)  # every caller of the store waits as long
+                        paused = True
+                    else:
+                        delay = self.backoff(attempt)
                 else:
                     raise self._client_error(response, method, shown, attempt)
             if attempt == settings.max_attempts:
@@ -238,6 +263,11 @@ class Requester:
             if 200 <= response.status_code < 300:
                 return response, b"".join(response.iter_bytes())
             return response, response.read()
+
+    def _masked(self, text: str) -> str:
+        """``text`` with the store's API key masked, should it hold it."""
+        key = self._conn.api_key.reveal()
+        return text.replace(key, "***") if len(key) >= 4 else text
 
     def _error(
         self,
@@ -341,7 +371,10 @@ def loads(content: bytes | str) -> Any:
 
 def decode_object(content: bytes) -> dict[str, Any]:
     """The JSON object of a body (``ValueError`` if it is not JSON, or not an object)."""
-    body = loads(content)
+    try:
+        body = loads(content)
+    except RecursionError as exc:
+        raise ValueError("JSON nested too deep to read") from exc
     if not isinstance(body, dict):
         raise ValueError(f"top level is {type(body).__name__}")
     return body
@@ -384,6 +417,8 @@ def _retry_after(value: str | None) -> float | None:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):
         return None
+    if when.tzinfo is None:  # "-0000": UTC, as every HTTP date (not this machine's zone)
+        when = when.replace(tzinfo=dt.UTC)
     return max(0.0, when.timestamp() - time.time())
 
 
