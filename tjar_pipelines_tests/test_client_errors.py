@@ -306,7 +306,7 @@ def test_a_store_without_paging_metadata_that_repeats_its_last_page_past_the_end
 
     with mock_client(handler) as client:
         read = [o.identifier for o in client.iter_orders(ANY_DAY, ANY_DAY)]
-        assert client._page_size is None
+        assert client._page_sizes == {}
     assert sorted(map(int, read)) == sorted(ids) and "per page" not in caplog.text
 
 
@@ -546,3 +546,27 @@ def test_a_200_that_reports_an_error_says_what_the_store_said():
     with mock_client(Scripted(ok(said))) as client, pytest.raises(TjarResponseError) as err:
         client.get_order(7)
     assert "store says: Invalid token ***" in str(err.value)
+
+
+def test_each_list_keeps_the_page_size_it_serves():
+    """Orders clamped to 50 and products to 20, neither saying so: one client reads both
+    whole (the products' size was taken from the orders, so their first page was the end)."""
+    orders, products = list(range(1120, 1000, -1)), list(range(1, 46))
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        asked = int(request.url.params["per_page"])
+        page = int(request.url.params["page"])
+        if request.url.path.endswith("/orders"):
+            per = min(asked, 50)
+            rows = [order_json(i) for i in orders[(page - 1) * per : page * per]]
+            return httpx.Response(200, json={"data": {"orders": rows}})
+        per = min(asked, 20)
+        rows = [{"identifier": i, "name": f"p{i}"} for i in products[(page - 1) * per : page * per]]
+        return httpx.Response(200, json={"data": {"products": rows}})
+
+    with mock_client(handler) as client:
+        assert sorted(int(o.identifier) for o in client.iter_orders(ANY_DAY, ANY_DAY)) == sorted(
+            orders
+        )
+        assert sorted(int(p.identifier) for p in client.iter_products()) == products
+        assert client._page_sizes == {"/orders": 50, "/products": 20}

@@ -74,9 +74,9 @@ def test_silent_clamp_is_noticed_and_costs_no_rows(simulator, shape, caplog):
     caplog.set_level(logging.DEBUG, logger="tjar_pipelines.client")
     with sim_client(server) as client:
         ids = {o.identifier for o in client.iter_orders(FIRST, LAST)}
-        assert client._page_size == 13
+        assert client._page_sizes == {"/orders": 13}
     assert ids == expected_ids(server, "acme", FIRST, LAST)
-    assert "serves at most 13 records per page (asked for 100)" in caplog.text
+    assert "serves at most 13 records per page of /orders (asked for 100)" in caplog.text
 
 
 @pytest.mark.parametrize("reader", ["iter_orders", "iter_order_records"])

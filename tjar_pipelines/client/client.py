@@ -41,7 +41,7 @@ USER_AGENT = (
     f"httpx/{httpx.__version__} python/{platform.python_version()}"
 )
 
-_CLAMPS_SEEN: set[tuple[str, int]] = set()
+_CLAMPS_SEEN: set[tuple[str, str, int]] = set()
 # What a store may answer for a page past the end of a list instead of an empty one: read as
 # the end where the pages do not say how many there are.
 PAST_END_STATUSES = frozenset({400, 404, 422})
@@ -130,7 +130,8 @@ class TjarClient:
         self.connection = connection
         self.settings = settings = settings or ClientSettings()
         self._now = now
-        self._page_size: int | None = None
+        # The page size each list (path) turned out to serve, where it clamps per_page.
+        self._page_sizes: dict[str, int] = {}
         self.last_scan: ScanResult | None = None
         """Set when a list scan (``iter_orders``, ``iter_products``…) has been read to the end."""
         headers = {
@@ -504,7 +505,7 @@ class TjarClient:
             if (
                 settings.prefetch
                 and not head_only
-                and _more_expected(page, page_number, self._page_size or requested)
+                and _more_expected(page, page_number, self._page_sizes.get(path, requested))
             ):
                 # Overlap the store's work on the next page with ours on this one; if this
                 # page turns out to be the last after all, one request was spent for nothing.
@@ -550,7 +551,7 @@ class TjarClient:
             counted = page.last_page is not None or page.has_next is not None
             count = len(page.items)
             if page.per_page is not None and page.per_page < requested:
-                self._learn_page_size(page.per_page, requested)
+                self._learn_page_size(path, page.per_page, requested)
             if count == 0:
                 return totals
             if probe_size is not None:
@@ -562,7 +563,7 @@ class TjarClient:
                         return totals
                     probe_stale = True
                 else:
-                    self._learn_page_size(probe_size, requested)
+                    self._learn_page_size(path, probe_size, requested)
                     probe_size, probe_stale = None, False
             if head_only and fresh == 0:
                 return totals
@@ -573,7 +574,7 @@ class TjarClient:
                 if not page.has_next:
                     return totals
             else:
-                size = page.per_page or self._page_size
+                size = page.per_page or self._page_sizes.get(path)
                 if size is not None:
                     if count < size:
                         return totals
@@ -588,20 +589,21 @@ class TjarClient:
             "max_pages under 'client:' in the store's entry of stores.yaml.",
         )
 
-    def _learn_page_size(self, size: int, requested: int) -> None:
-        if self._page_size != size:
-            # Once per process and store at WARNING: every run of a clamping store sees it.
-            first_time = (self.store, size) not in _CLAMPS_SEEN
-            _CLAMPS_SEEN.add((self.store, size))
+    def _learn_page_size(self, path: str, size: int, requested: int) -> None:
+        if self._page_sizes.get(path) != size:
+            # Once per process, store and list at WARNING: every run of a clamping store sees it.
+            first_time = (self.store, path, size) not in _CLAMPS_SEEN
+            _CLAMPS_SEEN.add((self.store, path, size))
             log.log(
                 logging.WARNING if first_time else logging.DEBUG,
-                "store %s serves at most %d records per page (asked for %d); paging by %d",
+                "store %s serves at most %d records per page of %s (asked for %d); paging by %d",
                 self.store,
                 size,
+                path,
                 requested,
                 size,
             )
-            self._page_size = size
+            self._page_sizes[path] = size
 
     # Parsing
 
