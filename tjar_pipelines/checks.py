@@ -44,6 +44,13 @@ ORDER_CHECKS = (
         description="No order line is stored twice: one row per (store, order_identifier, "
         "line_number) in the partitions the run just wrote.",
     ),
+    dg.AssetCheckSpec(
+        "lines_match_orders",
+        asset="order_items",
+        description="Every order the run just wrote has as many lines stored as its "
+        "item_count says, and no line is stored without its order: orders and their lines "
+        "were written together.",
+    ),
 )
 PRODUCT_CHECKS = (
     dg.AssetCheckSpec(
@@ -104,6 +111,7 @@ def order_check_results(
         items,
         "SELECT count(*), count(DISTINCT (store, order_identifier, line_number)), 0 FROM $files",
     )
+    mismatched_orders, orphan_lines = _lines_against_orders(orders, items)
     windows = [
         {
             "store": r.store,
@@ -146,7 +154,38 @@ def order_check_results(
             passed=lines == distinct_lines,
             metadata={"rows": lines, "distinct": distinct_lines, "partitions": checked},
         ),
+        dg.AssetCheckResult(
+            check_name="lines_match_orders",
+            asset_key="order_items",
+            passed=mismatched_orders == 0 and orphan_lines == 0,
+            metadata={
+                "orders_with_other_line_counts": mismatched_orders,
+                "orders_missing_for_lines": orphan_lines,
+                "partitions": checked,
+            },
+        ),
     ]
+
+
+def _lines_against_orders(orders: list[str], items: list[str]) -> tuple[int, int]:
+    """Orders whose stored lines are not ``item_count`` of them, and lines without an order."""
+    if not orders and not items:
+        return 0, 0
+    empty = "SELECT NULL::VARCHAR AS store, NULL::VARCHAR AS identifier, 0 AS n WHERE false"
+    heads = "SELECT store, identifier, coalesce(item_count, 0) AS n FROM read_parquet($orders)"
+    lines = (
+        "SELECT store, order_identifier AS identifier, count(*) AS n "
+        "FROM read_parquet($items) GROUP BY ALL"
+    )
+    with _connect() as con:
+        [(mismatched, orphans)] = con.execute(
+            f"WITH o AS ({heads if orders else empty}), l AS ({lines if items else empty}) "
+            "SELECT count(*) FILTER (WHERE o.identifier IS NOT NULL AND o.n <> coalesce(l.n, 0)),"
+            " count(*) FILTER (WHERE o.identifier IS NULL) "
+            "FROM o FULL JOIN l ON o.store = l.store AND o.identifier = l.identifier",
+            {name: files for name, files in (("orders", orders), ("items", items)) if files},
+        ).fetchall()
+    return int(mismatched or 0), int(orphans or 0)
 
 
 def product_check_results(lake: Lake, stores: Sequence[str]) -> list[dg.AssetCheckResult]:

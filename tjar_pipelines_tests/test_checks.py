@@ -22,9 +22,21 @@ DAY = dt.date(2026, 5, 1)
 NOW = dt.datetime.now(dt.UTC)
 
 
-def orders(*idents: str | None, day: dt.date | None = DAY, synced: dt.datetime = NOW) -> pa.Table:
+def orders(
+    *idents: str | None,
+    day: dt.date | None = DAY,
+    synced: dt.datetime = NOW,
+    lines: dict[str, int] | None = None,
+) -> pa.Table:
     rows = [
-        {"store": "acme", "identifier": i, "order_date": day, "synced_at": synced} for i in idents
+        {
+            "store": "acme",
+            "identifier": i,
+            "order_date": day,
+            "synced_at": synced,
+            "item_count": (lines or {}).get(i or "", 0),
+        }
+        for i in idents
     ]
     return pa.Table.from_pylist(rows, schema=ORDERS)
 
@@ -43,10 +55,24 @@ def results(
 
 def test_good_slices_pass(tmp_path):
     lake = Lake(tmp_path)
-    lake.write_slice("orders", orders("1", "2"), "acme", DAY)
+    lake.write_slice("orders", orders("1", "2", lines={"1": 2, "2": 1}), "acme", DAY)
     lake.write_slice("order_items", items(("1", 1), ("1", 2), ("2", 1)), "acme", DAY)
     checks = results(lake, reported=2)
     assert all(c.passed for c in checks.values()), checks
+
+
+def test_orders_and_lines_that_disagree_fail(tmp_path):
+    """An order whose lines are not all stored, or lines whose order is not: the two tables
+    were not written together."""
+    lake = Lake(tmp_path)
+    lake.write_slice("orders", orders("1", "2", lines={"1": 2, "2": 1}), "acme", DAY)
+    lake.write_slice("order_items", items(("1", 1), ("3", 1)), "acme", DAY)
+    check = results(lake)["lines_match_orders"]
+    assert not check.passed
+    assert check.metadata["orders_with_other_line_counts"].value == 2
+    assert check.metadata["orders_missing_for_lines"].value == 1
+    lake.write_slice("order_items", items(("1", 1), ("1", 2), ("2", 1)), "acme", DAY)
+    assert results(lake)["lines_match_orders"].passed
 
 
 def test_duplicates_nulls_and_a_wrong_total_fail(tmp_path):
@@ -120,7 +146,8 @@ def test_a_run_larger_than_the_checks_memory_is_checked_exactly(tmp_path):
     with duckdb.connect() as con:  # 3,000,000 identifiers and one of them twice
         con.execute(
             "COPY (SELECT 'acme' AS store, (i % 3000000)::VARCHAR AS identifier, "
-            f"DATE '{DAY}' AS order_date FROM range(3000001) t(i)) TO '{path}' (FORMAT parquet)"
+            f"DATE '{DAY}' AS order_date, 0::INTEGER AS item_count FROM range(3000001) t(i)) "
+            f"TO '{path}' (FORMAT parquet)"
         )
     lake.write_slice("order_items", items(), "acme", DAY)
     checks = results(lake, rows=3_000_001)
