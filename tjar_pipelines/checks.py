@@ -32,6 +32,13 @@ ORDER_CHECKS = (
         "order_date (none of them null).",
     ),
     dg.AssetCheckSpec(
+        "order_fields_readable",
+        asset="orders",
+        description="Warning only: every order the run just wrote whose JSON has a status, "
+        "total_amount or created_at has it in its column too; a value of a shape the pipeline "
+        "cannot read (the store's API changed) is stored as null, and sales would miscount it.",
+    ),
+    dg.AssetCheckSpec(
         "matches_api_total",
         asset="orders",
         description="Warning only: the orders written for each date window equal the total "
@@ -112,6 +119,7 @@ def order_check_results(
         "SELECT count(*), count(DISTINCT (store, order_identifier, line_number)), 0 FROM $files",
     )
     mismatched_orders, orphan_lines = _lines_against_orders(orders, items)
+    unreadable = _unreadable_fields(orders)
     windows = [
         {
             "store": r.store,
@@ -136,6 +144,16 @@ def order_check_results(
             asset_key="orders",
             passed=nulls == 0,
             metadata={"rows_with_null_keys": nulls, "partitions": checked},
+        ),
+        dg.AssetCheckResult(
+            check_name="order_fields_readable",
+            asset_key="orders",
+            passed=not any(unreadable.values()),
+            severity=dg.AssetCheckSeverity.WARN,
+            metadata={
+                **{f"unreadable_{field}": n for field, n in unreadable.items()},
+                "partitions": checked,
+            },
         ),
         dg.AssetCheckResult(
             check_name="matches_api_total",
@@ -165,6 +183,33 @@ def order_check_results(
             },
         ),
     ]
+
+
+# Columns an analyst's sales depend on, by the JSON member each is read from.
+READ_FIELDS = {"status": "status", "total_amount": "total_amount", "created_at": "created_at"}
+
+
+def _unreadable_fields(orders: list[str]) -> dict[str, int]:
+    """For each of :data:`READ_FIELDS`, the orders with a value the pipeline could not read.
+
+    That is a value in the order's JSON (not null) while its column is null.
+
+    Only rows with a null in one of the columns are looked into, so the orders' JSON is read
+    for those alone (none, as a rule).
+    """
+    if not orders:
+        return dict.fromkeys(READ_FIELDS, 0)
+    counts = ", ".join(
+        f"count(*) FILTER (WHERE {column} IS NULL AND "
+        f"coalesce(json_type(raw, '$.{member}'), 'NULL') <> 'NULL')"
+        for column, member in READ_FIELDS.items()
+    )
+    nulls = " OR ".join(f"{column} IS NULL" for column in READ_FIELDS)
+    with _connect() as con:
+        [row] = con.execute(
+            f"SELECT {counts} FROM read_parquet($f) WHERE {nulls}", {"f": orders}
+        ).fetchall()
+    return {field: int(n or 0) for field, n in zip(READ_FIELDS, row, strict=True)}
 
 
 def _lines_against_orders(orders: list[str], items: list[str]) -> tuple[int, int]:

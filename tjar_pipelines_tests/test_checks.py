@@ -61,6 +61,22 @@ def test_good_slices_pass(tmp_path):
     assert all(c.passed for c in checks.values()), checks
 
 
+def test_a_field_of_a_shape_the_pipeline_cannot_read_warns(tmp_path):
+    """The store's API changed the shape of status and total_amount: the columns are null,
+    and every other check passes; this one warns, counting them."""
+    lake = Lake(tmp_path)
+    table = orders("1", "2", "3").to_pylist()
+    table[0]["raw"] = '{"status": {"key": "Cancelled"}, "total_amount": {"amount": "15.50"}}'
+    table[1]["raw"] = '{"status": null}'  # null in the JSON: nothing to read
+    table[2].update(status="Pending", raw='{"status": {"value": "Pending"}}')
+    lake.write_slice("orders", pa.Table.from_pylist(table, schema=ORDERS), "acme", DAY)
+    check = results(lake)["order_fields_readable"]
+    assert not check.passed and check.severity == dg.AssetCheckSeverity.WARN
+    assert check.metadata["unreadable_status"].value == 1
+    assert check.metadata["unreadable_total_amount"].value == 1
+    assert check.metadata["unreadable_created_at"].value == 0
+
+
 def test_orders_and_lines_that_disagree_fail(tmp_path):
     """An order whose lines are not all stored, or lines whose order is not: the two tables
     were not written together."""
@@ -146,7 +162,9 @@ def test_a_run_larger_than_the_checks_memory_is_checked_exactly(tmp_path):
     with duckdb.connect() as con:  # 3,000,000 identifiers and one of them twice
         con.execute(
             "COPY (SELECT 'acme' AS store, (i % 3000000)::VARCHAR AS identifier, "
-            f"DATE '{DAY}' AS order_date, 0::INTEGER AS item_count FROM range(3000001) t(i)) "
+            f"DATE '{DAY}' AS order_date, 0::INTEGER AS item_count, 'x' AS status, "
+            "1::DECIMAL(18, 2) AS total_amount, now() AS created_at, '{}' AS raw "
+            "FROM range(3000001) t(i)) "
             f"TO '{path}' (FORMAT parquet)"
         )
     lake.write_slice("order_items", items(), "acme", DAY)
