@@ -418,8 +418,10 @@ class TjarClient:
                 store=self.store,
                 method="GET",
                 path=path,
-                advice="Run again; if it persists the store's total is unreliable: add "
-                "'client: {on_total_mismatch: warn}' to its entry in stores.yaml.",
+                advice="Run again; if it persists and the store's total is known to be "
+                "unreliable, add 'client: {on_total_mismatch: warn}' to its entry in "
+                "stores.yaml (a scan that does not add up then replaces the window's slices "
+                "with what it read, so compare a day with the store's dashboard first).",
             )
         log.warning("store %s: GET %s: %s", self.store, path, problem)
 
