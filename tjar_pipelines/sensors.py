@@ -14,6 +14,25 @@ from tjar_pipelines.webhooks.queue import WebhookQueue
 from tjar_pipelines.webhooks.routing import UNKNOWN_STORE, Target, Touched, route
 
 MAX_EVENTS_PER_TICK = 50_000
+# Runs that have not begun reading the store: a change made before one starts is read by it.
+WAITING = [
+    dg.DagsterRunStatus.NOT_STARTED,
+    dg.DagsterRunStatus.QUEUED,
+    dg.DagsterRunStatus.STARTING,
+]
+
+
+def waiting_partitions(instance: dg.DagsterInstance) -> set[tuple[str, str]]:
+    """The single-partition runs of the webhook sensor's jobs that wait to start.
+
+    As ``(job name, partition key)``; see :data:`WAITING`.
+    """
+    waiting: set[tuple[str, str]] = set()
+    for job in (orders_job.name, products_job.name):
+        for run in instance.get_runs(filters=dg.RunsFilter(job_name=job, statuses=WAITING)):
+            if key := run.tags.get("dagster/partition"):
+                waiting.add((job, key))
+    return waiting
 
 
 def run_request(target: Target, touched: Touched, queue_id: str) -> dg.RunRequest:
@@ -80,6 +99,16 @@ def build_webhook_sensor(registry: Registry, settings: Settings) -> dg.SensorDef
                 f"{routing.dead[0][1]}; see `tjar-pipelines webhooks dead-letters`"
             )
         requests = [run_request(t, hit, queue.queue_id) for t, hit in routing.targets.items()]
+        # A partition whose run has not started yet needs no second one: that run reads these
+        # changes too. So a busy store's runs do not pile up one per tick behind its lock.
+        waiting = waiting_partitions(context.instance) if requests else set()
+        covered = [r for r in requests if (r.job_name, r.partition_key) in waiting]
+        if covered:
+            context.log.info(
+                f"{len(covered)} partitions touched again have a run waiting to start, which "
+                f"reads their changes: no new run for them, e.g. {covered[0].partition_key}"
+            )
+            requests = [r for r in requests if (r.job_name, r.partition_key) not in waiting]
         read = max(cursor, routing.last_seq)
         return dg.SensorResult(run_requests=requests, cursor=f"{queue.queue_id}:{read}")
 

@@ -162,6 +162,35 @@ def test_a_backlog_that_goes_to_the_dead_letters_stays_there_to_be_requeued(pipe
         assert [row[2] for row in queue.dead_letters()] == ["d1"]
 
 
+def test_a_partition_whose_run_waits_to_start_gets_no_second_run(pipeline):
+    """A busy store: its day's run waits in the queue (behind the store's lock, say) when
+    more events touch the day. That run reads them too, so no run is added per tick; a run
+    that has begun reading gets one after it."""
+    p = pipeline()
+    defs = p.defs()
+    job = defs.resolve_job_def("orders_job")
+    waiting, started = "2026-05-10|acme", "2026-05-11|acme"
+    # NOT_STARTED: a queued run needs a code location's origin to be made in a test.
+    for key, status in ((waiting, "NOT_STARTED"), (started, "STARTED")):
+        p.instance.create_run_for_job(
+            job_def=job, status=dg.DagsterRunStatus(status), tags={"dagster/partition": key}
+        )
+    with WebhookQueue(p.settings().queue_path) as queue:
+        queue.append(
+            [
+                order_event(1, "acme", "2026-05-10 12:00:00"),
+                order_event(2, "acme", "2026-05-11 12:00:00"),
+                order_event(3, "acme", "2026-05-12 12:00:00"),
+            ]
+        )
+    result = tick(p, None, defs)
+    assert sorted(str(r.partition_key) for r in result.run_requests or []) == [
+        started,
+        "2026-05-12|acme",
+    ]
+    assert seq(result.cursor) == 3  # the waiting run's events are read: they ride on it
+
+
 def test_ten_thousand_events_in_one_tick(pipeline):
     p = pipeline()
     with WebhookQueue(p.settings().queue_path) as queue:
