@@ -185,14 +185,30 @@ def order_check_results(
     ]
 
 
-# Columns an analyst's sales depend on, by the JSON member each is read from.
-READ_FIELDS = {"status": "status", "total_amount": "total_amount", "created_at": "created_at"}
+def _holds(path: str) -> str:
+    """SQL: the order's JSON has a value at ``path``, neither null nor an empty string."""
+    return (
+        f"(coalesce(json_type(raw, '{path}'), 'NULL') <> 'NULL' "
+        f"AND json_extract_string(raw, '{path}') <> '')"
+    )
+
+
+# Columns an analyst's sales depend on, and when the order's JSON holds a value for each. An
+# enum is its ``value`` when it is an object (records.enum_value): an object without one is a
+# shape the pipeline cannot read, ``{"value": null}`` a status of null.
+READ_FIELDS = {
+    "status": "CASE json_type(raw, '$.status') WHEN 'OBJECT' THEN "
+    "json_type(raw, '$.status.value') IS NULL OR " + _holds("$.status.value") + " "
+    "ELSE " + _holds("$.status") + " END",
+    "total_amount": _holds("$.total_amount"),
+    "created_at": _holds("$.created_at"),
+}
 
 
 def _unreadable_fields(orders: list[str]) -> dict[str, int]:
     """For each of :data:`READ_FIELDS`, the orders with a value the pipeline could not read.
 
-    That is a value in the order's JSON (not null) while its column is null.
+    That is a value in the order's JSON (see :data:`READ_FIELDS`) while its column is null.
 
     Only rows with a null in one of the columns are looked into, so the orders' JSON is read
     for those alone (none, as a rule).
@@ -200,9 +216,8 @@ def _unreadable_fields(orders: list[str]) -> dict[str, int]:
     if not orders:
         return dict.fromkeys(READ_FIELDS, 0)
     counts = ", ".join(
-        f"count(*) FILTER (WHERE {column} IS NULL AND "
-        f"coalesce(json_type(raw, '$.{member}'), 'NULL') <> 'NULL')"
-        for column, member in READ_FIELDS.items()
+        f"count(*) FILTER (WHERE {column} IS NULL AND ({holds}))"
+        for column, holds in READ_FIELDS.items()
     )
     nulls = " OR ".join(f"{column} IS NULL" for column in READ_FIELDS)
     with _connect() as con:
@@ -216,17 +231,23 @@ def _lines_against_orders(orders: list[str], items: list[str]) -> tuple[int, int
     """Orders whose stored lines are not ``item_count`` of them, and lines without an order."""
     if not orders and not items:
         return 0, 0
-    empty = "SELECT NULL::VARCHAR AS store, NULL::VARCHAR AS identifier, 0 AS n WHERE false"
-    heads = "SELECT store, identifier, coalesce(item_count, 0) AS n FROM read_parquet($orders)"
+    empty = (
+        "SELECT NULL::VARCHAR AS store, NULL::VARCHAR AS identifier, 0 AS n, true AS here "
+        "WHERE false"
+    )
+    heads = (
+        "SELECT store, identifier, coalesce(item_count, 0) AS n, true AS here "
+        "FROM read_parquet($orders)"
+    )
     lines = (
-        "SELECT store, order_identifier AS identifier, count(*) AS n "
+        "SELECT store, order_identifier AS identifier, count(*) AS n, true AS here "
         "FROM read_parquet($items) GROUP BY ALL"
     )
     with _connect() as con:
         [(mismatched, orphans)] = con.execute(
             f"WITH o AS ({heads if orders else empty}), l AS ({lines if items else empty}) "
-            "SELECT count(*) FILTER (WHERE o.identifier IS NOT NULL AND o.n <> coalesce(l.n, 0)),"
-            " count(*) FILTER (WHERE o.identifier IS NULL) "
+            "SELECT count(*) FILTER (WHERE o.here AND o.n <> coalesce(l.n, 0)),"
+            " count(*) FILTER (WHERE l.here AND o.here IS NULL) "
             "FROM o FULL JOIN l ON o.store = l.store AND o.identifier = l.identifier",
             {name: files for name, files in (("orders", orders), ("items", items)) if files},
         ).fetchall()

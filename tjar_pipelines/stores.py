@@ -220,7 +220,7 @@ def _parse_entry(entry: object, where: str) -> Store:
                 "(like TJAR_ACME_API_KEY), not the secret itself; put the secret in that variable"
             )
     domain = str(entry["domain"]).strip()
-    if any(char in domain for char in "/?#@ ") or not _host_of(f"https://{domain}"):
+    if any(char in domain for char in "/\\?#@ ") or not _host_of(f"https://{domain}"):
         raise RegistryError(f"{where}: 'domain' must be a bare host like acme.tjar.sa")
     base_url = entry.get("base_url") or default_base_url(domain)
     allow_http = entry.get("allow_http", False)
@@ -294,7 +294,7 @@ def _check_base_url(base_url: object, allow_http: bool, where: str) -> None:
         url = httpx.URL(base_url)
     except (httpx.InvalidURL, ValueError) as exc:
         raise RegistryError(f"{where}: {problem} ({exc})") from None
-    if not url.host or url.userinfo or url.query or url.fragment or "#" in base_url:
+    if not url.host or url.userinfo or any(char in base_url for char in "?#\\"):
         raise RegistryError(f"{where}: {problem}, without credentials, a query or a fragment")
     if url.scheme == "http" and not allow_http and not LOOPBACK.match(url.host):
         raise RegistryError(

@@ -67,7 +67,7 @@ def test_a_field_of_a_shape_the_pipeline_cannot_read_warns(tmp_path):
     lake = Lake(tmp_path)
     table = orders("1", "2", "3").to_pylist()
     table[0]["raw"] = '{"status": {"key": "Cancelled"}, "total_amount": {"amount": "15.50"}}'
-    table[1]["raw"] = '{"status": null}'  # null in the JSON: nothing to read
+    table[1]["raw"] = '{"status": {"value": null}, "total_amount": ""}'  # nothing to read
     table[2].update(status="Pending", raw='{"status": {"value": "Pending"}}')
     lake.write_slice("orders", pa.Table.from_pylist(table, schema=ORDERS), "acme", DAY)
     check = results(lake)["order_fields_readable"]
@@ -89,6 +89,10 @@ def test_orders_and_lines_that_disagree_fail(tmp_path):
     assert check.metadata["orders_missing_for_lines"].value == 1
     lake.write_slice("order_items", items(("1", 1), ("1", 2), ("2", 1)), "acme", DAY)
     assert results(lake)["lines_match_orders"].passed
+    # An order without an identifier is not a line without its order.
+    lake.write_slice("orders", orders("1", "2", None, lines={"1": 2, "2": 1}), "acme", DAY)
+    check = results(lake)["lines_match_orders"]
+    assert check.metadata["orders_missing_for_lines"].value == 0
 
 
 def test_duplicates_nulls_and_a_wrong_total_fail(tmp_path):

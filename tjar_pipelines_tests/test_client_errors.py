@@ -570,3 +570,25 @@ def test_each_list_keeps_the_page_size_it_serves():
         )
         assert sorted(int(p.identifier) for p in client.iter_products()) == products
         assert client._page_sizes == {"/orders": 50, "/products": 20}
+
+
+def test_a_404_for_a_moment_past_a_full_page_is_asked_again_not_taken_for_the_end(caplog):
+    """No page counts; page 2 answers 404 once (a store being deployed), then its orders."""
+    ids = list(range(1150, 1000, -1))
+    failed: list[int] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        page = int(request.url.params["page"])
+        if page == 2 and not failed:
+            failed.append(page)
+            return httpx.Response(404, json={"message": "Not found"})
+        per = int(request.url.params["per_page"])
+        rows = [order_json(i) for i in ids[(page - 1) * per : page * per]]
+        if not rows:
+            return httpx.Response(404, json={"message": "Not found"})
+        return httpx.Response(200, json={"data": {"orders": rows}})
+
+    with mock_client(handler, settings=ClientSettings(prefetch=False)) as client:
+        read = [int(o.identifier) for o in client.iter_orders(ANY_DAY, ANY_DAY)]
+    assert sorted(read) == sorted(ids) and failed == [2]
+    assert "page 3 answered 404 not found (store says: Not found) twice" in caplog.text

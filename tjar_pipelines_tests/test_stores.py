@@ -203,6 +203,7 @@ def test_settings_from_the_environment(monkeypatch):
         "https://user:pw@acme.tjar.sa/api/core/v1",
         "https://acme.tjar.sa/api/core/v1?x=1",
         "https://acme.tjar.sa/api/core/v1#x",
+        "https://acme.tjar.sa/api/core/v1?",  # an empty query: httpx dropped the path
         "https://",
         "https://acme.tjar.sa:44x/api/core/v1",
     ],
@@ -223,7 +224,9 @@ def test_plain_http_goes_to_this_machine_or_where_the_entry_allows_it():
         parse({**GOOD, "allow_http": "yes"})
 
 
-@pytest.mark.parametrize("domain", ["acme.tjar.sa:44x", "acme.tjar.sa?x=1", "u@acme.tjar.sa", ""])
+@pytest.mark.parametrize(
+    "domain", ["acme.tjar.sa:44x", "acme.tjar.sa?x=1", "u@acme.tjar.sa", "acme\\evil", ""]
+)
 def test_a_domain_that_is_not_a_bare_host_is_refused(domain):
     with pytest.raises(RegistryError, match="'domain'"):
         parse({**GOOD, "domain": domain})

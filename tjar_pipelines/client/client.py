@@ -30,7 +30,7 @@ from tjar_pipelines.client.records import (
     local_date,
     record_identifier,
 )
-from tjar_pipelines.client.retrying import Params, Requester, RequestStats
+from tjar_pipelines.client.retrying import Params, Requester, RequestStats, masked
 from tjar_pipelines.client.seen import SeenIds
 from tjar_pipelines.client.settings import ClientSettings, StoreConnection
 
@@ -488,16 +488,10 @@ class TjarClient:
             except TjarError as exc:
                 if page_number == 1 or counted or exc.status not in PAST_END_STATUSES:
                     raise
-                # Past the end of a list whose pages do not say how many there are, a store
-                # may answer an error instead of an empty list (§15 does not know which).
-                log.info(
-                    "store %s: GET %s: page %d answered %d; taken as the end of the list",
-                    self.store,
-                    path,
-                    page_number,
-                    exc.status,
-                )
-                return totals
+                answer = self._past_end(fetch, page_number, path)
+                if answer is None:
+                    return totals
+                query, body = answer
             ahead = None
             try:
                 page = parse_page(body, list_key)
@@ -591,6 +585,31 @@ class TjarClient:
             "max_pages under 'client:' in the store's entry of stores.yaml.",
         )
 
+    def _past_end(
+        self, fetch: Callable[[int], tuple[Params, dict[str, Any]]], number: int, path: str
+    ) -> tuple[Params, dict[str, Any]] | None:
+        """Page ``number`` asked again after a 400, 404 or 422, or ``None`` for the end.
+
+        Past the end of a list whose pages do not say how many there are, a store may answer
+        an error instead of an empty list (§15 does not know which). Asked once more (a store
+        being deployed may answer a 404 for a moment), the same answer is the end.
+        """
+        try:
+            return fetch(number)
+        except TjarError as again:
+            if again.status not in PAST_END_STATUSES:
+                raise
+            log.warning(
+                "store %s: GET %s: page %d answered %s twice; taken as the end of the list (its "
+                "pages do not say how many there are: a store that limits how deep it pages "
+                "would look the same)",
+                self.store,
+                path,
+                number,
+                again.problem,
+            )
+            return None
+
     def _learn_page_size(self, path: str, size: int, requested: int) -> None:
         if self._page_sizes.get(path) != size:
             # Once per process, store and list at WARNING: every run of a clamping store sees it.
@@ -635,8 +654,7 @@ class TjarClient:
         message = body.get("message")
         if body.get("status") != "error" or not isinstance(message, str) or not message.strip():
             return ""
-        key = self.connection.api_key.reveal()
-        shown = message.strip().replace(key, "***") if len(key) >= 4 else message.strip()
+        shown = masked(message.strip(), self.connection.api_key.reveal())
         return f" (store says: {shown[:200]})"
 
     def _changed_shape(self, problem: str, method: str, path: str) -> TjarResponseError:

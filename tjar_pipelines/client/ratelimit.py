@@ -192,10 +192,15 @@ class TokenBucket:
             self._in_flight = max(0, self._in_flight - 1)
             self._told = False  # nothing said what is left: the tokens accrue again
 
-    def pause(self, seconds: float) -> None:
-        """Holds every caller of this store for ``seconds`` (after a 429)."""
+    def pause(self, seconds: float, *, rate_limited: bool = True) -> None:
+        """Holds every caller of this store for ``seconds``.
+
+        After a 429; or after a 503 that says when the store is back (``rate_limited=False``,
+        which leaves the dating of the store's rate windows as it was).
+        """
         with self._lock:
-            self._dated_by_answers = True  # as observe does, for a 429 it was not shown
+            if rate_limited:
+                self._dated_by_answers = True  # as observe does, for a 429 it was not shown
             now = self._clock()
             self._paused_until = max(self._paused_until, now + seconds)
             self._tokens = 1.0  # one request goes when the pause ends, then as the store says

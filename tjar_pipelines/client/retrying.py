@@ -216,7 +216,8 @@ class Requester:
                                 attempt=attempt,
                             )
                         delay = retry_after
-                        self._bucket.pause(delay)  # every caller of the store waits as long
+                        # Every caller of the store waits as long; not a sign of its rate limit.
+                        self._bucket.pause(delay, rate_limited=False)
                         paused = True
                     else:
                         delay = self.backoff(attempt)
@@ -266,8 +267,7 @@ class Requester:
 
     def _masked(self, text: str) -> str:
         """``text`` with the store's API key masked, should it hold it."""
-        key = self._conn.api_key.reveal()
-        return text.replace(key, "***") if len(key) >= 4 else text
+        return masked(text, self._conn.api_key.reveal())
 
     def _error(
         self,
@@ -366,15 +366,15 @@ def loads(content: bytes | str) -> Any:
     try:
         return orjson.loads(content)
     except orjson.JSONDecodeError:
-        return json.loads(content)  # e.g. integers beyond 64 bits; raises ValueError on junk
+        try:
+            return json.loads(content)  # e.g. integers beyond 64 bits; ValueError on junk
+        except RecursionError as exc:  # nested deeper than Python's stack: junk all the same
+            raise ValueError("JSON nested too deep to read") from exc
 
 
 def decode_object(content: bytes) -> dict[str, Any]:
     """The JSON object of a body (``ValueError`` if it is not JSON, or not an object)."""
-    try:
-        body = loads(content)
-    except RecursionError as exc:
-        raise ValueError("JSON nested too deep to read") from exc
+    body = loads(content)
     if not isinstance(body, dict):
         raise ValueError(f"top level is {type(body).__name__}")
     return body
@@ -398,8 +398,13 @@ def _message_suffix(response: httpx.Response) -> str:
 def _redact(text: str, response: httpx.Response) -> str:
     """Masks the request's credentials in text the store sent back (some stores echo them)."""
     authorization = response.request.headers.get("authorization", "")
-    for secret in (authorization, authorization.removeprefix("Bearer ").strip()):
-        if len(secret) >= 4:
+    return masked(text, authorization.removeprefix("Bearer ").strip())
+
+
+def masked(text: str, key: str) -> str:
+    """``text`` with ``key`` (and its ``Bearer`` header form) masked as ``***``."""
+    for secret in (f"Bearer {key}", key):
+        if len(key) >= 4:
             text = text.replace(secret, "***")
     return text
 

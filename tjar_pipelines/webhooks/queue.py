@@ -137,7 +137,9 @@ class WebhookQueue:
 
         A tick's memory is its events' few fields, not their payloads (up to 1 MiB each):
         SQLite reads ``data.created_at`` out of each. A payload only Python reads as JSON
-        (a ``NaN`` in it) is handed over whole, for Python to read the field.
+        (a ``NaN`` in it) is handed over whole, for Python to read the field. Of a key written
+        twice in one object (which JSON leaves undefined and PHP cannot write) SQLite reads
+        the first, Python the last.
         """
         self._db.text_factory = bytes  # decoded below: a lone surrogate escape must not fail
         try:
