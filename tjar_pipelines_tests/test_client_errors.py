@@ -592,3 +592,22 @@ def test_a_404_for_a_moment_past_a_full_page_is_asked_again_not_taken_for_the_en
         read = [int(o.identifier) for o in client.iter_orders(ANY_DAY, ANY_DAY)]
     assert sorted(read) == sorted(ids) and failed == [2]
     assert "page 3 answered 404 not found (store says: Not found) twice" in caplog.text
+
+
+def test_an_error_answer_nested_too_deep_is_still_a_typed_error():
+    deep = b'{"message": ' + b"[" * 200_000 + b"}"
+    with mock_client(Scripted(httpx.Response(500, content=deep))) as client:
+        with pytest.raises(TjarServerError):
+            client.get_order(7)
+
+
+def test_a_503_pause_is_not_taken_for_the_store_s_rate_limit():
+    """A 429 makes the bucket date the store's windows by answers from then on; a 503 that
+    says when the store is back is an outage, not its rate limit."""
+    handler = Scripted(httpx.Response(503, headers={"Retry-After": "2"}), ok())
+    with mock_client(handler) as client:
+        client.get_order(7)
+        assert client._requester._bucket._dated_by_answers is False
+    with mock_client(Scripted(httpx.Response(429, headers={"Retry-After": "2"}), ok())) as c:
+        c.get_order(7)
+        assert c._requester._bucket._dated_by_answers is True
