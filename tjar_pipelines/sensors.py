@@ -20,16 +20,29 @@ WAITING = [
     dg.DagsterRunStatus.QUEUED,
     dg.DagsterRunStatus.STARTING,
 ]
+# A run is created and launched in moments; one not queued after this long (its launch was
+# lost with a daemon, say) may never start, so it covers nothing.
+STUCK_AFTER = dt.timedelta(minutes=10)
 
 
-def waiting_partitions(instance: dg.DagsterInstance) -> set[tuple[str, str]]:
+def waiting_partitions(
+    instance: dg.DagsterInstance, now: dt.datetime | None = None
+) -> set[tuple[str, str]]:
     """The single-partition runs of the webhook sensor's jobs that wait to start.
 
-    As ``(job name, partition key)``; see :data:`WAITING`.
+    As ``(job name, partition key)``; see :data:`WAITING` and :data:`STUCK_AFTER`.
     """
+    now = now or dt.datetime.now(dt.UTC)
     waiting: set[tuple[str, str]] = set()
     for job in (orders_job.name, products_job.name):
-        for run in instance.get_runs(filters=dg.RunsFilter(job_name=job, statuses=WAITING)):
+        filters = dg.RunsFilter(job_name=job, statuses=WAITING)
+        for record in instance.get_run_records(filters=filters):
+            run = record.dagster_run
+            created = record.create_timestamp
+            if created.tzinfo is None:  # the run storages keep UTC
+                created = created.replace(tzinfo=dt.UTC)
+            if run.status != dg.DagsterRunStatus.QUEUED and now - created > STUCK_AFTER:
+                continue
             if key := run.tags.get("dagster/partition"):
                 waiting.add((job, key))
     return waiting

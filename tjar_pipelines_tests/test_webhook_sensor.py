@@ -189,6 +189,12 @@ def test_a_partition_whose_run_waits_to_start_gets_no_second_run(pipeline):
         "2026-05-12|acme",
     ]
     assert seq(result.cursor) == 3  # the waiting run's events are read: they ride on it
+    # A run never launched (its launch lost) covers nothing once it is old.
+    from tjar_pipelines.sensors import STUCK_AFTER, waiting_partitions
+
+    later = dt.datetime.now(dt.UTC) + STUCK_AFTER + dt.timedelta(minutes=1)
+    assert ("orders_job", waiting) in waiting_partitions(p.instance)
+    assert waiting_partitions(p.instance, later) == set()
 
 
 def test_ten_thousand_events_in_one_tick(pipeline):

@@ -75,7 +75,8 @@ def test_append_dedupes_and_reads_in_order(tmp_path):
 
 def test_a_tick_reads_each_event_s_created_at_not_its_payload(tmp_path):
     """Whatever JSON Python takes (a NaN, a lone surrogate escape, created_at of another
-    type or nowhere), the field is read as Python reads it, and the payload stays on disk
+    type or nowhere), the field is read as Python reads it (a lone surrogate as U+FFFD, which
+    makes it unreadable all the same), and the payload stays on disk
     until it goes to the dead letters whole."""
     payloads = {
         "plain": {"data": {"created_at": "2026-05-09 23:59:59", "note": "x" * 100_000}},

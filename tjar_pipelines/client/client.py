@@ -592,7 +592,7 @@ class TjarClient:
 
         Past the end of a list whose pages do not say how many there are, a store may answer
         an error instead of an empty list (§15 does not know which). Asked once more (a store
-        being deployed may answer a 404 for a moment), the same answer is the end.
+        being deployed may answer a 404 for a moment), a 400, 404 or 422 again is the end.
         """
         try:
             return fetch(number)

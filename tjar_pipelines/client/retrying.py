@@ -402,7 +402,11 @@ def _redact(text: str, response: httpx.Response) -> str:
 
 
 def masked(text: str, key: str) -> str:
-    """``text`` with ``key`` (and its ``Bearer`` header form) masked as ``***``."""
+    """``text`` with ``key`` (and its ``Bearer`` header form) masked as ``***``.
+
+    A key shorter than four characters is not masked: replacing so short a text would
+    garble the message around it.
+    """
     for secret in (f"Bearer {key}", key):
         if len(key) >= 4:
             text = text.replace(secret, "***")

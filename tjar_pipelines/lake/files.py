@@ -113,8 +113,9 @@ class Lake:
         Each is written in full to a temporary file first (as :meth:`write_slice`); only then
         do they replace the slices, one rename after the other, so a failure while writing
         (a bad row, a full disk) leaves every one of them as it was: an ``orders`` slice is
-        never newer than its ``order_items``. Only a crash between the renames, microseconds
-        apart, could part them, until the day is synced again.
+        never newer than its ``order_items``. Only a crash, or a failed sync of a folder,
+        between the renames (each followed by a sync of its folder) could part them, until
+        the day is synced again.
         """
         written: dict[str, Path] = {}
         temporaries: list[tuple[Path, Path]] = []
