@@ -30,7 +30,7 @@ from tjar_pipelines.client.records import (
     local_date,
     record_identifier,
 )
-from tjar_pipelines.client.retrying import Params, Requester, RequestStats, masked
+from tjar_pipelines.client.retrying import Params, Requester, RequestStats, store_says
 from tjar_pipelines.client.seen import SeenIds
 from tjar_pipelines.client.settings import ClientSettings, StoreConnection
 
@@ -651,11 +651,9 @@ class TjarClient:
 
         Some stores answer 200 with ``{"status": "error", "message": ...}``.
         """
-        message = body.get("message")
-        if body.get("status") != "error" or not isinstance(message, str) or not message.strip():
+        if body.get("status") != "error":
             return ""
-        shown = masked(message.strip(), self.connection.api_key.reveal())
-        return f" (store says: {shown[:200]})"
+        return store_says(body, self.connection.api_key.reveal())
 
     def _changed_shape(self, problem: str, method: str, path: str) -> TjarResponseError:
         return TjarResponseError(

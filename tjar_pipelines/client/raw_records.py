@@ -241,10 +241,7 @@ def _starts(raw: msgspec.Raw, char: bytes) -> bool:
 
 def _decoded_body(content: bytes, list_key: str, store: str) -> Json:
     """The body decoded as a whole (see the module's docstring), its records made raw again."""
-    try:
-        body = decode_object(content)
-    except RecursionError as exc:
-        raise ValueError("JSON nested too deep to read") from exc
+    body = decode_object(content)  # ValueError also for JSON nested too deep to read
     data = body.get("data")
     if isinstance(data, dict) and isinstance(data.get(list_key), list):
         data[list_key] = _records(data[list_key], store, list_key)

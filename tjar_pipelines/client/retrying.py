@@ -388,17 +388,28 @@ def _maybe_json(response: httpx.Response) -> object:
 
 
 def _message_suffix(response: httpx.Response) -> str:
-    body = _maybe_json(response)
+    return store_says(_maybe_json(response), _sent_key(response))
+
+
+def store_says(body: object, key: str) -> str:
+    """The ``message`` of a JSON body as `` (store says: ...)``, ``key`` masked, then cut.
+
+    Nothing when the body has no message.
+    """
     message = body.get("message") if isinstance(body, dict) else None
     if isinstance(message, str) and message.strip():
-        return f" (store says: {_redact(message.strip(), response)[:200]})"  # masked, then cut
+        return f" (store says: {masked(message.strip(), key)[:200]})"
     return ""
 
 
 def _redact(text: str, response: httpx.Response) -> str:
     """Masks the request's credentials in text the store sent back (some stores echo them)."""
-    authorization = response.request.headers.get("authorization", "")
-    return masked(text, authorization.removeprefix("Bearer ").strip())
+    return masked(text, _sent_key(response))
+
+
+def _sent_key(response: httpx.Response) -> str:
+    """The key the request of ``response`` was sent with."""
+    return response.request.headers.get("authorization", "").removeprefix("Bearer ").strip()
 
 
 def masked(text: str, key: str) -> str:
@@ -407,10 +418,9 @@ def masked(text: str, key: str) -> str:
     A key shorter than four characters is not masked: replacing so short a text would
     garble the message around it.
     """
-    for secret in (f"Bearer {key}", key):
-        if len(key) >= 4:
-            text = text.replace(secret, "***")
-    return text
+    if len(key) < 4:
+        return text
+    return text.replace(f"Bearer {key}", "***").replace(key, "***")
 
 
 def _retry_after(value: str | None) -> float | None:

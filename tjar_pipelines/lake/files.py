@@ -86,7 +86,7 @@ class Lake:
         for table, schema in SCHEMAS.items():
             path = self.table_dir(table) / "_schema.parquet"
             if not path.exists():
-                self._replace(path, schema, [])
+                self._replace_together([(path, schema, [])])
 
     def write_slice(
         self,
@@ -117,18 +117,13 @@ class Lake:
         between the renames (each followed by a sync of its folder) could part them, until
         the day is synced again.
         """
-        written: dict[str, Path] = {}
-        temporaries: list[tuple[Path, Path]] = []
-        try:
-            for table, rows in data.items():
-                path = written[table] = self.slice_path(table, store, day)
-                pieces = [rows] if isinstance(rows, pa.Table) else rows
-                temporaries.append((self._write_temporary(path, SCHEMAS[table], pieces), path))
-            for temporary, path in temporaries:
-                _put(temporary, path)
-        finally:
-            for temporary, _ in temporaries:
-                temporary.unlink(missing_ok=True)
+        written = {table: self.slice_path(table, store, day) for table in data}
+        self._replace_together(
+            [
+                (written[table], SCHEMAS[table], [rows] if isinstance(rows, pa.Table) else rows)
+                for table, rows in data.items()
+            ]
+        )
         return written
 
     @contextlib.contextmanager
@@ -201,12 +196,19 @@ class Lake:
                 continue
         return gone
 
-    def _replace(self, path: Path, schema: pa.Schema, pieces: Iterable[pa.Table]) -> None:
-        temporary = self._write_temporary(path, schema, pieces)
+    def _replace_together(
+        self, files: Iterable[tuple[Path, pa.Schema, Iterable[pa.Table]]]
+    ) -> None:
+        """Writes every file to its temporary first, then renames them over the old ones."""
+        temporaries: list[tuple[Path, Path]] = []
         try:
-            _put(temporary, path)
+            for path, schema, pieces in files:
+                temporaries.append((self._write_temporary(path, schema, pieces), path))
+            for temporary, path in temporaries:
+                _put(temporary, path)
         finally:
-            temporary.unlink(missing_ok=True)
+            for temporary, _ in temporaries:
+                temporary.unlink(missing_ok=True)
 
     @staticmethod
     def _write_temporary(path: Path, schema: pa.Schema, pieces: Iterable[pa.Table]) -> Path:
